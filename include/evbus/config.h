@@ -1,0 +1,211 @@
+// Config: every setting of a bus, as one plain struct.
+//
+// Code may fill a Config directly, or load it from YAML (LoadConfigFile /
+// LoadConfigString) with environment overrides (ApplyEnvOverrides). Each field
+// has its YAML path in its comment (e.g. subscriber.retry.max_attempts) and the
+// matching environment variable is EVBUS_ + the path upper-cased with '.'
+// turned into '_' (EVBUS_SUBSCRIBER_RETRY_MAX_ATTEMPTS). ValidateConfig checks
+// every value and its range before anything connects; EventBus::Create calls it.
+//
+// YAML value forms: durations as "250ms", "5s", "1m30s", "2h" (units ns, us,
+// ms, s, m, h) or a bare integer of milliseconds; byte sizes as "64MiB",
+// "512KiB", "1GB" or a bare integer of bytes; lists as YAML sequences (or, in
+// environment variables, comma-separated).
+//
+// Defaults favour safety: idempotent Kafka producer with acks=all, manual
+// commits driven by the frontier, dead-lettering on, at-least-once.
+//
+// Thread safety: a plain value type.
+
+#ifndef EVBUS_CONFIG_H_
+#define EVBUS_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "evbus/envelope.h"
+#include "evbus/status.h"
+
+namespace evbus {
+
+using Duration = std::chrono::nanoseconds;
+
+enum class TransportKind { kMemory, kKafka, kNats };
+
+// How a subscription orders its messages.
+enum class Ordering {
+  kPerKey,        // one at a time per key, keys in parallel (default for envelopes)
+  kPerPartition,  // one at a time per partition
+  kNone,          // fully parallel
+};
+
+enum class OffsetReset { kEarliest, kLatest };
+
+// What start() does about topics that are missing or differ from what is expected.
+enum class TopicStrategy { kValidateOnly, kCreateIfMissing, kCreateOrUpdate, kSkip };
+
+struct RetryPolicy {
+  int max_attempts = 5;  // subscriber.retry.max_attempts, 1..1000 (1 = no retry)
+  Duration initial_backoff =
+      std::chrono::milliseconds(100);               // subscriber.retry.initial_backoff, 0..1h
+  Duration max_backoff = std::chrono::seconds(30);  // subscriber.retry.max_backoff, >= initial
+  double multiplier = 2.0;                          // subscriber.retry.multiplier, 1..100
+  double jitter = 0.2;  // subscriber.retry.jitter, 0..1 (fraction of the backoff)
+};
+
+struct MemoryConfig {
+  int partitions = 8;  // memory.partitions: partitions of auto-created topics, 1..1024
+  int64_t retention_records = 1'000'000;  // memory.retention_records: per partition, 1..2^40
+  int64_t retention_bytes = 1LL << 30;    // memory.retention_bytes: per partition, 1KiB..1TiB
+  std::string broker = "default";         // memory.broker: buses naming the same broker share it
+};
+
+struct KafkaConfig {
+  std::vector<std::string> brokers;  // kafka.brokers: host:port list, required for kafka
+  std::string client_id = "evbus";   // kafka.client_id
+  std::string security_protocol =
+      "plaintext";              // kafka.security_protocol: plaintext|ssl|sasl_plaintext|sasl_ssl
+  std::string sasl_mechanism;   // kafka.sasl_mechanism: PLAIN|SCRAM-SHA-256|SCRAM-SHA-512
+  std::string sasl_username;    // kafka.sasl_username
+  std::string sasl_password;    // kafka.sasl_password (secret: printed as ***)
+  std::string ssl_ca_location;  // kafka.ssl_ca_location
+  // Producer
+  bool idempotent = true;           // kafka.producer.idempotent
+  std::string acks = "all";         // kafka.producer.acks: all|1|0 (idempotence needs all)
+  std::string compression = "lz4";  // kafka.producer.compression: none|gzip|snappy|lz4|zstd
+  Duration linger = std::chrono::milliseconds(5);  // kafka.producer.linger, 0..10s
+  int64_t batch_bytes = 1 << 20;                   // kafka.producer.batch_bytes, 1KiB..256MiB
+  std::string partitioner = "fnv1a_random";        // kafka.producer.partitioner: fnv1a_random
+                                                   // (jxt-core/sarama)|murmur2_random (Java)
+  // Consumer
+  Duration session_timeout = std::chrono::seconds(10);  // kafka.consumer.session_timeout, 1s..5m
+  Duration heartbeat_interval =
+      std::chrono::seconds(3);  // kafka.consumer.heartbeat_interval, 100ms..< session_timeout
+  Duration max_poll_interval =
+      std::chrono::minutes(5);     // kafka.consumer.max_poll_interval, >= session_timeout
+  std::string assignor = "range";  // kafka.consumer.assignor: range|roundrobin|cooperative-sticky
+  std::string group_instance_id;   // kafka.consumer.group_instance_id: static membership when set
+  std::string isolation_level =
+      "read_committed";  // kafka.consumer.isolation_level: read_committed|read_uncommitted
+  // Expert escape hatch: raw librdkafka properties, validated by librdkafka at create time.
+  std::map<std::string, std::string> properties;  // kafka.properties.<name>
+};
+
+struct NatsConfig {
+  std::vector<std::string> urls;                       // nats.urls, required for nats
+  std::string name = "evbus";                          // nats.name: connection name
+  std::string user;                                    // nats.user
+  std::string password;                                // nats.password (secret)
+  std::string token;                                   // nats.token (secret)
+  std::string nkey_seed_file;                          // nats.nkey_seed_file
+  std::string credentials_file;                        // nats.credentials_file
+  std::string tls_ca_file;                             // nats.tls_ca_file
+  std::string tls_cert_file;                           // nats.tls_cert_file
+  std::string tls_key_file;                            // nats.tls_key_file
+  int max_reconnects = -1;                             // nats.max_reconnects: -1 = forever, 0..1e6
+  Duration reconnect_wait = std::chrono::seconds(2);   // nats.reconnect_wait, 0..5m
+  Duration connect_timeout = std::chrono::seconds(5);  // nats.connect_timeout, 100ms..5m
+  // JetStream
+  std::string stream;            // nats.stream: empty = one stream per topic (EVBUS_<TOPIC>)
+  std::string storage = "file";  // nats.storage: file|memory
+  int replicas = 1;              // nats.replicas, 1..5
+  Duration max_age = std::chrono::hours(24);            // nats.max_age, 0 (unlimited)..
+  int64_t max_bytes = -1;                               // nats.max_bytes: -1 = unlimited
+  int64_t max_msgs = -1;                                // nats.max_msgs: -1 = unlimited
+  Duration duplicate_window = std::chrono::minutes(2);  // nats.duplicate_window, 0..1d
+  Duration ack_wait = std::chrono::seconds(30);         // nats.ack_wait, 1s..1h
+  int max_deliver = -1;                                 // nats.max_deliver: -1 = unlimited
+};
+
+struct PublisherConfig {
+  Duration timeout =
+      std::chrono::seconds(5);  // publisher.timeout: how long Publish waits for queue room, 0..10m
+  int64_t max_in_flight =
+      100'000;  // publisher.max_in_flight: accepted, not yet completed publishes, 1..10M
+  PayloadFormat payload_format =
+      PayloadFormat::kRawJson;  // publisher.payload_format: raw_json|base64
+};
+
+struct SubscriberConfig {
+  std::string group = "evbus";            // subscriber.group: consumer group / durable name
+  int workers = 0;                        // subscriber.workers: 0 = hardware threads, 1..1024
+  int lanes = 4096;                       // subscriber.lanes: serial FIFOs keys hash onto, 1..1M
+  Ordering ordering = Ordering::kPerKey;  // subscriber.ordering: per_key|per_partition|none
+  int window = 1024;  // subscriber.window: in-flight messages per partition, 1..1M
+  int64_t memory_budget =
+      64LL << 20;              // subscriber.memory_budget: bytes in flight per bus, 64KiB..64GiB
+  int max_poll_records = 500;  // subscriber.max_poll_records, 1..100000
+  Duration commit_interval = std::chrono::milliseconds(100);  // subscriber.commit_interval, 1ms..1m
+  OffsetReset auto_offset_reset =
+      OffsetReset::kEarliest;  // subscriber.auto_offset_reset: earliest|latest
+  Duration handler_timeout =
+      std::chrono::seconds(0);  // subscriber.handler_timeout: 0 = none; informs the cancel token
+  PayloadFormat payload_format =
+      PayloadFormat::kRawJson;  // subscriber.payload_format: raw_json|base64
+  RetryPolicy retry;            // subscriber.retry.*
+  std::string dead_letter_suffix =
+      ".dlq";  // subscriber.dead_letter_suffix: DLQ topic = topic + suffix, non-empty
+};
+
+struct HealthCheckConfig {
+  bool enabled = false;                         // health_check.enabled
+  std::string topic = "jxt-core-health-check";  // health_check.topic
+  Duration interval = std::chrono::minutes(2);  // health_check.interval, 1s..1d
+  Duration timeout = std::chrono::seconds(10);  // health_check.timeout, 100ms..5m
+  int failure_threshold = 3;                    // health_check.failure_threshold, 1..1000
+};
+
+struct MetricsConfig {
+  bool enabled = false;                   // metrics.enabled: serve Prometheus text format
+  std::string listen = "127.0.0.1:9464";  // metrics.listen: host:port
+};
+
+struct Config {
+  TransportKind transport = TransportKind::kMemory;  // transport: memory|kafka|nats
+  std::string service_name = "evbus";  // service_name: used as health "source" and client ids
+  Duration close_timeout =
+      std::chrono::seconds(30);  // close_timeout: default deadline of Close(), 0..1h
+  TopicStrategy topic_strategy =
+      TopicStrategy::kCreateIfMissing;  // topic_strategy:
+                                        // validate_only|create_if_missing|create_or_update|skip
+  MemoryConfig memory;
+  KafkaConfig kafka;
+  NatsConfig nats;
+  PublisherConfig publisher;
+  SubscriberConfig subscriber;
+  HealthCheckConfig health_check;
+  MetricsConfig metrics;
+};
+
+// Checks every value against its range and the cross-field rules.
+// Errors: InvalidArgument naming the path and value, e.g.
+//   "subscriber.window: 0 is out of range [1, 1000000]".
+Status ValidateConfig(const Config& config);
+
+// Parses YAML text into a Config (starting from the defaults), then validates.
+// Unknown keys are errors naming their path: "subscriber.retry.max_atempts: unknown key".
+// Errors: InvalidArgument (bad key, type or value), NotFound (missing file).
+Result<Config> LoadConfigString(std::string_view yaml);
+Result<Config> LoadConfigFile(const std::string& path);
+
+// Applies EVBUS_* environment variables over `config` (one per field; see the
+// header comment). An EVBUS_ variable that names no field is an error, so a
+// typo cannot be silently ignored. Does not validate.
+Status ApplyEnvOverrides(Config& config);
+
+// The effective configuration as YAML, every field, secrets printed as "***".
+std::string FormatConfigYaml(const Config& config);
+
+// Text forms of the enums ("per_key", "kafka", ...).
+std::string_view ToString(TransportKind v);
+std::string_view ToString(Ordering v);
+std::string_view ToString(OffsetReset v);
+std::string_view ToString(TopicStrategy v);
+std::string_view ToString(PayloadFormat v);
+
+}  // namespace evbus
+
+#endif  // EVBUS_CONFIG_H_

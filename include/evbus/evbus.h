@@ -1,0 +1,14 @@
+// The whole public API of evbus. See README.md for a tour.
+
+#ifndef EVBUS_EVBUS_H_
+#define EVBUS_EVBUS_H_
+
+#include "evbus/census.h"
+#include "evbus/config.h"
+#include "evbus/envelope.h"
+#include "evbus/event_bus.h"
+#include "evbus/handler.h"
+#include "evbus/record.h"
+#include "evbus/status.h"
+
+#endif  // EVBUS_EVBUS_H_

@@ -1,0 +1,173 @@
+// EventBus: publish and consume records and envelopes over one transport.
+//
+// Lifecycle: created -> running (Start) -> draining (Close) -> closed.
+//   auto bus = evbus::EventBus::Create(config);          // no threads yet
+//   bus.value()->SubscribeEnvelope("orders", handler);   // before Start
+//   bus.value()->Start();                                // subscribes all topics at once
+//   bus.value()->PublishEnvelope("orders", envelope, on_done);
+//   auto report = bus.value()->Close();                  // joins every thread
+//
+// Delivery is at-least-once with no holes: a partition's offset is committed
+// only over a contiguous prefix of settled messages (handled, or
+// dead-lettered). Under Ordering::kPerKey one key's messages run one at a time
+// in log order while different keys run in parallel on the worker pool, so
+// parallelism is not limited by the number of partitions. A failing message
+// is retried with backoff inside its key's lane, then published to the
+// dead-letter topic; if that publish fails the lane stays blocked and retries
+// (it is never skipped). Memory is bounded: a per-partition window and a
+// bus-wide byte budget pause fetching, and never drop what was read.
+//
+// Thread safety: all methods may be called from any thread. Close() is
+// idempotent and may be called concurrently; every caller gets the same
+// report. Handlers and callbacks never run under an internal lock.
+
+#ifndef EVBUS_EVENT_BUS_H_
+#define EVBUS_EVENT_BUS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evbus/census.h"
+#include "evbus/config.h"
+#include "evbus/envelope.h"
+#include "evbus/handler.h"
+#include "evbus/record.h"
+#include "evbus/status.h"
+
+namespace evbus {
+
+class EventBus;
+namespace transport {
+class Transport;
+}  // namespace transport
+namespace testing {
+Result<std::unique_ptr<EventBus>> CreateBusWithTransport(const Config&,
+                                                         std::unique_ptr<transport::Transport>);
+}  // namespace testing
+
+enum class BusState { kCreated, kRunning, kDraining, kClosed };
+std::string_view ToString(BusState state);
+
+// What Close() did. Computed once; later calls return the same report.
+struct CloseReport {
+  Status status;                       // OK, or why the close was not clean (e.g. Timeout)
+  size_t threads_at_create = 0;        // process threads just before the bus was created
+  size_t threads_before_close = 0;     // process threads when Close() began
+  size_t threads_after_close = 0;      // process threads right after the last join
+  size_t bus_threads_after_close = 0;  // threads still registered to this bus (always 0)
+  uint64_t drained = 0;                // messages settled while draining
+  uint64_t abandoned = 0;              // messages left unsettled (uncommitted: redelivered later)
+  uint64_t partitions_committed = 0;   // partitions whose offset the final commit wrote
+  uint64_t publishes_failed_on_close = 0;  // accepted publishes completed with kClosed
+  std::chrono::microseconds duration{0};
+  std::string ToString() const;
+};
+
+// Counters since Create(); a pull API for users who export metrics elsewhere.
+struct BusStats {
+  uint64_t published_ok = 0;
+  uint64_t published_failed = 0;
+  uint64_t handled = 0;               // handler returned OK
+  uint64_t failed = 0;                // handler attempts that failed (each retry counts)
+  uint64_t retried = 0;               // retries scheduled
+  uint64_t dead_lettered = 0;         // settled by a dead-letter publish (includes poison)
+  uint64_t poison = 0;                // records that failed envelope decoding
+  uint64_t dead_letter_failures = 0;  // dead-letter publishes that failed (lane blocked, retried)
+  uint64_t commits = 0;               // offsets committed (per partition)
+  uint64_t pauses = 0;                // partitions paused for backpressure
+  int64_t in_flight = 0;              // messages read and not yet settled
+  int64_t in_flight_bytes = 0;
+  int64_t publish_in_flight = 0;
+};
+
+// Readiness: running, transport connected, no lane blocked on dead-lettering.
+struct Health {
+  bool healthy = false;
+  BusState state = BusState::kCreated;
+  std::string transport;  // "memory", "kafka", "nats"
+  bool connected = false;
+  int blocked_lanes = 0;  // lanes waiting on a failing dead-letter publish
+  std::string detail;     // why not healthy, for people
+};
+
+class EventBus {
+ public:
+  // Validates `config` (ValidateConfig) and connects the transport's producer.
+  // Starts no thread of its own until Start().
+  // Errors: InvalidArgument (config), Unavailable (transport), NotImplemented
+  // (a transport not built into this version).
+  static Result<std::unique_ptr<EventBus>> Create(const Config& config);
+
+  // Closes with config.close_timeout if Close() was not called.
+  ~EventBus();
+  EventBus(const EventBus&) = delete;
+  EventBus& operator=(const EventBus&) = delete;
+
+  // Publishes `record` (record.topic required; record.key, if set, chooses the
+  // partition) asynchronously. When this returns OK, `done` (if any) is called
+  // exactly once with the outcome. Waits up to publisher.timeout while
+  // publisher.max_in_flight publishes are outstanding.
+  // Errors: InvalidArgument (empty topic), QueueFull (still full after the
+  // timeout), Closed (bus draining or closed).
+  Status Publish(Record record, PublishCallback done = nullptr);
+
+  // Encodes `envelope` (publisher.payload_format) and publishes it with key =
+  // aggregate id and the X-Event-ID, X-Aggregate-ID, X-Event-Type,
+  // X-Event-Version, X-Trace-ID, X-Correlation-ID, X-Tenant-ID headers.
+  // Errors: those of Publish, and InvalidArgument from Validate(envelope).
+  Status PublishEnvelope(std::string_view topic, const Envelope& envelope,
+                         PublishCallback done = nullptr);
+
+  // Registers the handler of `topic`. Before Start() this costs nothing; after
+  // Start() the consumer resubscribes to the new topic set.
+  // Errors: InvalidArgument (empty topic, null handler), AlreadyExists (topic
+  // has a handler), Closed.
+  Status Subscribe(std::string_view topic, RecordHandler handler, SubscribeOptions options = {});
+  // Like Subscribe, decoding each record as an Envelope (subscriber.payload_format).
+  // A record that fails decoding is poison: dead-lettered at once, never retried.
+  Status SubscribeEnvelope(std::string_view topic, EnvelopeHandler handler,
+                           SubscribeOptions options = {});
+
+  // Starts consumption of every subscribed topic (threads: workers, consumer
+  // loop, retry timer). A bus with no subscriptions starts no thread.
+  // Errors: FailedPrecondition (already started), Closed, NotFound (a topic is
+  // missing under topic_strategy validate_only), Unavailable.
+  Status Start();
+
+  // Stops intake, finishes queued and running work per lane until 3/4 of
+  // `timeout`, then cancels handlers (CancelToken) and abandons what is left
+  // (uncommitted, so redelivered), commits the frontier, leaves the group,
+  // flushes the producer, and joins every thread the bus started. Idempotent.
+  // Errors: WouldDeadlock when called from one of this bus's handler threads.
+  Result<CloseReport> Close();
+  Result<CloseReport> Close(std::chrono::milliseconds timeout);
+
+  // Called for asynchronous problems (see ErrorCallback). Set before Start().
+  void SetErrorCallback(ErrorCallback callback);
+
+  BusState state() const;
+  uint64_t id() const;  // this bus's id in the thread census
+  BusStats stats() const;
+  Health health() const;
+  // The process's threads, with this bus's marked by id().
+  Census census() const { return TakeCensus(); }
+
+  class Impl;
+
+ private:
+  friend Result<std::unique_ptr<EventBus>> testing::CreateBusWithTransport(
+      const Config&, std::unique_ptr<transport::Transport>);
+  static Result<std::unique_ptr<EventBus>> CreateWithTransport(
+      const Config& config, uint64_t id, size_t threads_at_create,
+      std::unique_ptr<transport::Transport> transport);
+  explicit EventBus(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace evbus
+
+#endif  // EVBUS_EVENT_BUS_H_

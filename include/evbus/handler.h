@@ -1,0 +1,92 @@
+// Handler and callback types of the EventBus.
+//
+// Thread safety: handlers run on the bus's worker threads, several at once
+// (different keys in parallel); one key's messages never run concurrently
+// under Ordering::kPerKey. Callbacks run on transport or worker threads, never
+// while evbus holds an internal lock, so they may call back into the bus
+// (except Close(), which returns kWouldDeadlock from a handler thread).
+
+#ifndef EVBUS_HANDLER_H_
+#define EVBUS_HANDLER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "evbus/config.h"
+#include "evbus/envelope.h"
+#include "evbus/record.h"
+#include "evbus/status.h"
+
+namespace evbus {
+
+// Set by Close() when its drain deadline passes: a long-running handler should
+// return soon after cancelled() turns true. Its message is then neither
+// committed nor dead-lettered, and will be delivered again.
+class CancelToken {
+ public:
+  CancelToken() = default;
+  CancelToken(const CancelToken&) = delete;
+  CancelToken& operator=(const CancelToken&) = delete;
+
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+  void Cancel();
+  // Waits up to `timeout`, returning early (with true) once cancelled: an
+  // interruptible replacement for sleeping inside a handler.
+  bool WaitFor(std::chrono::nanoseconds timeout) const;
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+};
+
+// What a handler learns about the message besides its content.
+struct Delivery {
+  const Record& record;  // topic, key, headers, partition, offset, timestamp
+  int attempt;           // 1 on first delivery to this handler, 2 on the first retry, ...
+  const CancelToken& cancel;
+};
+
+// Returning a non-OK Status (or throwing) is a failure: the message is retried
+// with backoff in its lane, then dead-lettered. OK settles it.
+using RecordHandler = std::function<Status(const Record&, const Delivery&)>;
+using EnvelopeHandler = std::function<Status(const Envelope&, const Delivery&)>;
+
+struct SubscribeOptions {
+  // Default: Ordering::kPerKey for envelopes, subscriber.ordering for records.
+  std::optional<Ordering> ordering;
+  // Default: subscriber.retry.
+  std::optional<RetryPolicy> retry;
+  // Default: topic + subscriber.dead_letter_suffix.
+  std::string dead_letter_topic;
+};
+
+// The outcome of one publish. Each accepted Publish/PublishEnvelope produces
+// exactly one result, also when the bus closes first (then with kClosed).
+struct PublishResult {
+  std::string topic;
+  std::string event_id;      // envelopes only
+  std::string aggregate_id;  // envelopes only (the key of raw records)
+  std::string event_type;    // envelopes only
+  Status status;             // OK when the broker stored the record
+  int32_t partition = -1;
+  int64_t offset = -1;
+  std::chrono::steady_clock::time_point published_at{};  // when Publish was called
+  std::chrono::steady_clock::time_point completed_at{};
+};
+using PublishCallback = std::function<void(const PublishResult&)>;
+
+// Asynchronous problems that no call returns: a dead-letter publish that
+// failed (its lane stays blocked and retries), records lost to retention, a
+// transport that lost its connection, a partition lost in a rebalance.
+using ErrorCallback = std::function<void(const Status&)>;
+
+}  // namespace evbus
+
+#endif  // EVBUS_HANDLER_H_

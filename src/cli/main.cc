@@ -1,0 +1,30 @@
+// evbus: publish, consume, inspect and measure with the evbus library.
+
+#include <cstdio>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "evbus - an event bus for domain events over Kafka, NATS JetStream or an in-process "
+      "broker.\nExit codes: 0 ok, 1 runtime error, 2 usage error.",
+      "evbus"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  evbus::cli::Action run;
+  evbus::cli::RegisterEnvelope(app, run);
+  evbus::cli::RegisterConfig(app, run);
+  evbus::cli::RegisterDemo(app, run);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return evbus::cli::kExitUsage;
+  }
+  return run ? run() : evbus::cli::kExitUsage;
+}

@@ -1,0 +1,115 @@
+#include <algorithm>
+
+#include "codec/envelope_internal.h"
+#include "codec/json_writer.h"
+#include "evbus/envelope.h"
+
+namespace evbus {
+namespace {
+
+constexpr size_t kMaxAggregateIdLength = 256;
+
+bool IsAllowedAggregateChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' ||
+         c == '_' || c == '-' || c == '.' || c == '/';
+}
+
+std::string_view TrimSpaces(std::string_view s) {
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// A short printable form of a possibly huge or binary value, for messages.
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  const size_t shown = std::min<size_t>(s.size(), 40);
+  for (char c : s.substr(0, shown)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7F || c == '"' || c == '\\') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  if (shown < s.size()) out += "...";
+  out += '"';
+  return out;
+}
+
+Status RequireText(std::string_view field, std::string_view value, bool required) {
+  if (required && TrimSpaces(value).empty()) {
+    return InvalidArgument(std::string(field) + ": required, got " + Quote(value));
+  }
+  if (!codec::IsValidUtf8(value)) {
+    return InvalidArgument(std::string(field) + ": not valid UTF-8: " + Quote(value));
+  }
+  return Status();
+}
+
+}  // namespace
+
+Status ValidateAggregateId(std::string_view aggregate_id) {
+  const std::string_view trimmed = TrimSpaces(aggregate_id);
+  if (trimmed.empty()) return InvalidArgument("aggregate_id: required, got " + Quote(aggregate_id));
+  if (trimmed.size() > kMaxAggregateIdLength) {
+    return InvalidArgument("aggregate_id: " + std::to_string(trimmed.size()) +
+                           " characters, at most 256 allowed: " + Quote(trimmed));
+  }
+  for (size_t i = 0; i < trimmed.size(); ++i) {
+    if (!IsAllowedAggregateChar(trimmed[i])) {
+      return InvalidArgument("aggregate_id: character " + Quote(trimmed.substr(i, 1)) +
+                             " at position " + std::to_string(i) +
+                             " not allowed (only A-Z a-z 0-9 : _ - . /) in " + Quote(trimmed));
+    }
+  }
+  return Status();
+}
+
+namespace codec {
+
+Status ValidateFields(const Envelope& e) {
+  if (Status s = RequireText("event_id", e.event_id, true); !s.ok()) return s;
+  if (Status s = ValidateAggregateId(e.aggregate_id); !s.ok()) return s;
+  if (Status s = RequireText("event_type", e.event_type, true); !s.ok()) return s;
+  if (e.event_version <= 0) {
+    return InvalidArgument("event_version: must be > 0, got " + std::to_string(e.event_version));
+  }
+  if (e.timestamp.utc_offset_minutes < -1439 || e.timestamp.utc_offset_minutes > 1439) {
+    return InvalidArgument("timestamp: UTC offset " +
+                           std::to_string(e.timestamp.utc_offset_minutes) +
+                           " minutes is out of range [-1439, 1439]");
+  }
+  {
+    using namespace std::chrono;
+    const auto day = floor<days>(e.timestamp.time + minutes(e.timestamp.utc_offset_minutes));
+    const int year = static_cast<int>(year_month_day{day}.year());
+    if (year < 0 || year > 9999) {
+      return InvalidArgument("timestamp: year " + std::to_string(year) +
+                             " is out of range [0, 9999]");
+    }
+  }
+  if (Status s = RequireText("trace_id", e.trace_id, false); !s.ok()) return s;
+  if (Status s = RequireText("correlation_id", e.correlation_id, false); !s.ok()) return s;
+  if (e.payload.empty()) return InvalidArgument("payload: required, got empty bytes");
+  return Status();
+}
+
+}  // namespace codec
+
+Status Validate(const Envelope& e, PayloadFormat format) {
+  if (Status s = codec::ValidateFields(e); !s.ok()) return s;
+  if (format == PayloadFormat::kRawJson && !codec::IsValidJsonValue(e.payload)) {
+    return InvalidArgument("payload: not one well-formed JSON value: " + Quote(e.payload) +
+                           " (use PayloadFormat::kBase64 for arbitrary bytes)");
+  }
+  return Status();
+}
+
+}  // namespace evbus

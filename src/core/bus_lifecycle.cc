@@ -1,0 +1,177 @@
+// The bus lifecycle: created -> running (Start) -> draining (Close) -> closed.
+//
+// Close order (DESIGN §3): stop intake -> finish queued and running work per
+// lane until the drain deadline -> cancel and abandon the rest -> commit the
+// frontier -> close the consumer (leave the group) -> join workers and timer
+// -> flush and close the producer -> count threads, at once.
+
+#include <cinttypes>
+#include <cstdio>
+#include <thread>
+
+#include "core/event_bus_impl.h"
+
+namespace evbus {
+
+using Clock = std::chrono::steady_clock;
+
+std::string CloseReport::ToString() const {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf),
+                "close: %s in %.1f ms; threads %zu at create, %zu before close, %zu after "
+                "(%zu of this bus); drained %" PRIu64 ", abandoned %" PRIu64
+                ", partitions committed %" PRIu64 ", publishes failed on close %" PRIu64,
+                status.ToString().c_str(), static_cast<double>(duration.count()) / 1000.0,
+                threads_at_create, threads_before_close, threads_after_close,
+                bus_threads_after_close, drained, abandoned, partitions_committed,
+                publishes_failed_on_close);
+  return buf;
+}
+
+EventBus::Impl::~Impl() {
+  // The facade closes first; this is the safety net for an Impl that never started.
+  if (state() != BusState::kClosed) {
+    Result<CloseReport> r = Close(std::chrono::milliseconds(0));
+    (void)r;
+  }
+}
+
+Status EventBus::Impl::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const BusState s = state();
+  if (s == BusState::kRunning) return FailedPrecondition("bus already started");
+  if (s != BusState::kCreated) return Closed("bus is " + std::string(ToString(s)));
+  // Assert every topic (and its dead-letter topic) before consuming anything.
+  for (const auto& [topic, sub] : subs_) {
+    if (Status e = transport_->EnsureTopic(topic); !e.ok()) return e;
+    if (Status e = transport_->EnsureTopic(sub->dead_letter_topic); !e.ok()) return e;
+  }
+  if (Status e = StartEngineLocked(); !e.ok()) return e;
+  state_.store(BusState::kRunning, std::memory_order_release);
+  return Status();
+}
+
+Status EventBus::Impl::StartEngineLocked() {
+  if (subs_.empty()) return Status();  // a publish-only bus starts no thread
+  Result<std::unique_ptr<transport::Consumer>> consumer =
+      transport_->CreateConsumer(config_.subscriber.group);
+  if (!consumer.ok()) return consumer.status();
+
+  core::DispatcherContext ctx;
+  ctx.bus_id = id_;
+  ctx.bus_tag = this;
+  ctx.workers = config_.subscriber.workers > 0
+                    ? config_.subscriber.workers
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ctx.lanes = static_cast<uint32_t>(config_.subscriber.lanes);
+  ctx.payload_format = config_.subscriber.payload_format;
+  ctx.counters = &counters_;
+  ctx.cancel = &cancel_;
+  ctx.producer = &publisher_.producer();
+  ctx.report_error = [this](const Status& s) { ReportError(s); };
+  // The loop is created below; releases reach it through this indirection.
+  ctx.on_released = [this](const core::InFlight& m, int left) {
+    if (loop_) loop_->OnReleased(m, left);
+  };
+  auto dispatcher = std::make_unique<core::Dispatcher>(std::move(ctx));
+  auto loop = std::make_unique<core::ConsumerLoop>(
+      id_, config_.subscriber, std::move(consumer).value(), *dispatcher, counters_,
+      [this](const Status& s) { ReportError(s); });
+  dispatcher->Start();
+  dispatcher_ = std::move(dispatcher);
+  loop_ = std::move(loop);
+  if (Status s = loop_->Start(SubscriptionsLocked()); !s.ok()) {
+    dispatcher_->Stop();
+    loop_.reset();
+    dispatcher_.reset();
+    return s;
+  }
+  return Status();
+}
+
+Result<CloseReport> EventBus::Impl::Close(std::chrono::milliseconds timeout) {
+  if (core::Dispatcher::OnWorkerOf(this)) {
+    return Status(ErrorCode::kWouldDeadlock,
+                  "Close() called from one of this bus's handler threads; it would wait for "
+                  "itself. Call it from another thread.");
+  }
+  std::unique_lock<std::mutex> lock(close_mu_);
+  if (closing_) {
+    close_cv_.wait(lock, [&] { return close_report_.has_value(); });
+    return *close_report_;
+  }
+  closing_ = true;
+  lock.unlock();
+  CloseReport report = DoClose(timeout);
+  lock.lock();
+  close_report_ = report;
+  close_cv_.notify_all();
+  return report;
+}
+
+CloseReport EventBus::Impl::DoClose(std::chrono::milliseconds timeout) {
+  const auto start = Clock::now();
+  const auto deadline = start + timeout;
+  const auto drain_deadline = start + timeout * 3 / 4;
+  CloseReport report;
+  report.threads_at_create = threads_at_create_;
+  report.threads_before_close = CountProcessThreads();
+  const uint64_t settled_before = counters_.handled.load() + counters_.dead_lettered.load();
+
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // no Subscribe may start an engine past here
+    state_.store(BusState::kDraining, std::memory_order_release);
+  }
+  publisher_.StopAccepting();
+
+  // mu_ is not held below: joins and waits never happen under a lock (T2).
+  if (loop_) {
+    loop_->StopIntake();
+    dispatcher_->SetDraining();
+    if (!dispatcher_->WaitQuiet(drain_deadline)) {
+      report.status = Status(ErrorCode::kTimeout,
+                             "drain did not finish within 3/4 of the close timeout; the rest "
+                             "was abandoned uncommitted and will be redelivered");
+    }
+    cancel_.Cancel();  // handlers still running (none, unless timed out) should return
+    report.abandoned = dispatcher_->AbandonAll();
+    report.partitions_committed = loop_->Finish(deadline).partitions_committed;
+    dispatcher_->Stop();
+  } else {
+    cancel_.Cancel();
+  }
+  report.publishes_failed_on_close = publisher_.Close(deadline);
+  report.drained = counters_.handled.load() + counters_.dead_lettered.load() - settled_before;
+
+  state_.store(BusState::kClosed, std::memory_order_release);
+  report.threads_after_close = CountProcessThreads();
+  report.bus_threads_after_close = TakeCensus().CountForBus(id_);
+  report.duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+  return report;
+}
+
+Health EventBus::Impl::health() const {
+  Health h;
+  h.state = state();
+  h.transport = std::string(transport_->name());
+  h.connected = transport_->connected();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    h.blocked_lanes = dispatcher_ ? dispatcher_->waiting_lanes() : 0;
+  }
+  const uint64_t dlq_failures = counters_.dead_letter_failures.load();
+  h.healthy = h.state == BusState::kRunning && h.connected;
+  if (h.state != BusState::kRunning) {
+    h.detail = "bus is " + std::string(ToString(h.state));
+  } else if (!h.connected) {
+    h.detail = "transport " + h.transport + " is not connected";
+  } else if (dlq_failures > 0 && h.blocked_lanes > 0) {
+    h.healthy = false;
+    h.detail = std::to_string(h.blocked_lanes) +
+               " lane(s) waiting; dead-letter publishes have failed " +
+               std::to_string(dlq_failures) + " time(s)";
+  }
+  return h;
+}
+
+}  // namespace evbus

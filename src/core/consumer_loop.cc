@@ -1,0 +1,255 @@
+#include "core/consumer_loop.h"
+
+#include <algorithm>
+
+namespace evbus::core {
+namespace {
+
+using std::chrono::milliseconds;
+
+// How long a revoked partition's in-flight work may run before it is dropped.
+constexpr auto kRevokeDrainTimeout = std::chrono::seconds(10);
+
+}  // namespace
+
+ConsumerLoop::ConsumerLoop(uint64_t bus_id, const SubscriberConfig& config,
+                           std::unique_ptr<transport::Consumer> consumer, Dispatcher& dispatcher,
+                           Counters& counters, std::function<void(const Status&)> report_error)
+    : bus_id_(bus_id),
+      config_(config),
+      consumer_(std::move(consumer)),
+      dispatcher_(dispatcher),
+      counters_(counters),
+      report_error_(std::move(report_error)) {}
+
+ConsumerLoop::~ConsumerLoop() { Finish(transport::Clock::now()); }
+
+Status ConsumerLoop::Start(Subscriptions subs) {
+  std::vector<std::string> topics;
+  for (const auto& [topic, sub] : subs) topics.push_back(topic);
+  if (Status s = consumer_->Subscribe(topics, this); !s.ok()) return s;
+  subs_ = std::move(subs);
+  thread_ = Thread::Start("evb-poll", "consumer", bus_id_, [this] { Run(); });
+  return Status();
+}
+
+void ConsumerLoop::Resubscribe(Subscriptions subs) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_subs_ = std::move(subs);
+  }
+  consumer_->Wakeup();
+}
+
+void ConsumerLoop::StopIntake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    intake_stopped_ = true;
+  }
+  consumer_->Wakeup();
+  cv_.notify_all();
+}
+
+ConsumerLoop::FinishReport ConsumerLoop::Finish(transport::Clock::time_point deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finishing_) {
+      finishing_ = true;
+      intake_stopped_ = true;
+      finish_deadline_ = deadline;
+    }
+  }
+  consumer_->Wakeup();
+  cv_.notify_all();
+  thread_.Join();
+  std::lock_guard<std::mutex> lock(mu_);
+  return finish_report_;
+}
+
+void ConsumerLoop::OnReleased(const InFlight& m, int left) {
+  // Wake the poller only when this release may let it resume fetching.
+  if (!any_paused_.load(std::memory_order_acquire)) return;
+  const bool partition_room =
+      m.partition->paused.load(std::memory_order_acquire) && left <= config_.window / 2;
+  const bool budget_room =
+      budget_paused_ &&
+      counters_.in_flight_bytes.load(std::memory_order_relaxed) <= config_.memory_budget / 2;
+  if ((partition_room || budget_room) && !wake_requested_.exchange(true)) consumer_->Wakeup();
+}
+
+void ConsumerLoop::Run() {
+  std::vector<Record> records;
+  records.reserve(static_cast<size_t>(config_.max_poll_records));
+  auto next_commit = transport::Clock::now() + config_.commit_interval;
+  const auto poll_timeout =
+      std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(config_.commit_interval));
+  for (;;) {
+    std::optional<Subscriptions> resubscribe;
+    bool intake_stopped;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (finishing_) break;
+      resubscribe.swap(pending_subs_);
+      intake_stopped = intake_stopped_;
+      if (intake_stopped) {
+        // Draining: fetch nothing; keep committing what the workers settle.
+        cv_.wait_for(lock, config_.commit_interval, [&] { return finishing_; });
+        if (finishing_) break;
+      }
+    }
+    if (resubscribe) {
+      std::vector<std::string> topics;
+      for (const auto& [topic, sub] : *resubscribe) topics.push_back(topic);
+      subs_ = std::move(*resubscribe);
+      if (Status s = consumer_->Subscribe(topics, this); !s.ok()) report_error_(s);
+    }
+    if (!intake_stopped) {
+      ApplyBackpressure();
+      wake_requested_.store(false, std::memory_order_release);
+      records.clear();
+      Status s =
+          consumer_->Poll(records, static_cast<size_t>(config_.max_poll_records), poll_timeout);
+      if (!s.ok()) report_error_(s);
+      if (!records.empty()) Route(records);
+    }
+    if (transport::Clock::now() >= next_commit) {
+      CommitFrontier(/*synchronous=*/false);
+      next_commit = transport::Clock::now() + config_.commit_interval;
+    }
+  }
+
+  // Final commit, then leave the group (which revokes, and commits again).
+  transport::Clock::time_point deadline;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    deadline = finish_deadline_;
+  }
+  revoke_deadline_ = deadline;
+  closing_ = true;
+  close_commits_ += CommitFrontier(/*synchronous=*/true);
+  if (Status s = consumer_->Close(deadline); !s.ok()) report_error_(s);
+  for (auto& [tp, p] : partitions_) p->Abandon();
+  partitions_.clear();
+  std::lock_guard<std::mutex> lock(mu_);
+  finish_report_.partitions_committed = close_commits_;
+}
+
+void ConsumerLoop::Route(std::vector<Record>& records) {
+  std::vector<std::pair<uint32_t, InFlight*>> batch;
+  batch.reserve(records.size());
+  const auto now = transport::Clock::now();
+  for (Record& r : records) {
+    auto pit = partitions_.find(transport::TopicPartition{r.topic, r.partition});
+    if (pit == partitions_.end()) continue;  // not assigned (revoked meanwhile): never tracked
+    auto sit = subs_.find(r.topic);
+    if (sit == subs_.end()) {
+      // Every subscribed topic has a handler; should a record ever arrive
+      // without one, it is tracked and never settled, so neither it nor
+      // anything after it in its partition can be committed.
+      pit->second->Track(r.offset);
+      report_error_(Internal("record of " + r.topic + " has no handler; partition " +
+                             transport::ToString(pit->first) + " blocked"));
+      continue;
+    }
+    auto* m = new InFlight();
+    m->partition = pit->second;
+    m->seq = m->partition->Track(r.offset);
+    m->bytes = static_cast<int64_t>(r.payload.size() + r.key.size() + sizeof(InFlight));
+    m->received_at = now;
+    counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    counters_.in_flight_bytes.fetch_add(m->bytes, std::memory_order_relaxed);
+    m->subscription = sit->second;
+    m->record = std::move(r);
+    batch.emplace_back(dispatcher_.LaneFor(*m->subscription, m->record), m);
+  }
+  dispatcher_.Enqueue(batch);
+}
+
+void ConsumerLoop::ApplyBackpressure() {
+  const int64_t bytes = counters_.in_flight_bytes.load(std::memory_order_relaxed);
+  if (!budget_paused_ && bytes >= config_.memory_budget) {
+    budget_paused_ = true;
+  } else if (budget_paused_ && bytes <= config_.memory_budget / 2) {
+    budget_paused_ = false;
+  }
+  bool any = false;
+  for (auto& [tp, p] : partitions_) {
+    const int n = p->in_flight();
+    const bool was = p->paused.load(std::memory_order_relaxed);
+    bool pause = budget_paused_ || n >= config_.window || (was && n > config_.window / 2);
+    if (pause != was) {
+      p->paused.store(pause, std::memory_order_release);
+      if (pause) {
+        consumer_->Pause(tp);
+        counters_.pauses.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        consumer_->Resume(tp);
+      }
+    }
+    any = any || pause;
+  }
+  any_paused_.store(any, std::memory_order_release);
+}
+
+bool ConsumerLoop::CommitOne(PartitionState& p, bool synchronous) {
+  std::optional<int64_t> offset = p.TakeCommit();
+  if (!offset) return false;
+  Status s = consumer_->Commit({transport::CommitOffset{p.tp(), *offset}}, synchronous);
+  if (!s.ok()) {
+    p.CommitFailed(*offset);
+    report_error_(s);
+    return false;
+  }
+  counters_.commits.fetch_add(1, std::memory_order_relaxed);
+  if (closing_) ++close_commits_;
+  return true;
+}
+
+uint64_t ConsumerLoop::CommitFrontier(bool synchronous) {
+  std::vector<transport::CommitOffset> offsets;
+  std::vector<PartitionState*> states;
+  for (auto& [tp, p] : partitions_) {
+    if (std::optional<int64_t> o = p->TakeCommit()) {
+      offsets.push_back({tp, *o});
+      states.push_back(p.get());
+    }
+  }
+  if (offsets.empty()) return 0;
+  Status s = consumer_->Commit(offsets, synchronous);
+  if (!s.ok()) {
+    for (size_t i = 0; i < offsets.size(); ++i) states[i]->CommitFailed(offsets[i].next_offset);
+    report_error_(s);
+    return 0;
+  }
+  counters_.commits.fetch_add(offsets.size(), std::memory_order_relaxed);
+  return offsets.size();
+}
+
+void ConsumerLoop::OnAssigned(const std::vector<transport::TopicPartition>& partitions) {
+  for (const auto& tp : partitions) {
+    partitions_[tp] = std::make_shared<PartitionState>(tp);
+  }
+}
+
+void ConsumerLoop::OnRevoked(const std::vector<transport::TopicPartition>& partitions, bool lost) {
+  const auto deadline = revoke_deadline_ != transport::Clock::time_point{}
+                            ? revoke_deadline_
+                            : transport::Clock::now() + kRevokeDrainTimeout;
+  for (const auto& tp : partitions) {
+    auto it = partitions_.find(tp);
+    if (it == partitions_.end()) continue;
+    PartitionState& p = *it->second;
+    if (lost) {
+      p.Abandon();
+      report_error_(
+          Status(ErrorCode::kUnavailable, "partition " + transport::ToString(tp) +
+                                              " lost; its in-flight work is dropped uncommitted"));
+    } else {
+      if (!p.WaitIdle(deadline)) p.Abandon();  // too slow: redelivered to the next owner
+      CommitOne(p, /*synchronous=*/true);
+    }
+    partitions_.erase(it);
+  }
+}
+
+}  // namespace evbus::core

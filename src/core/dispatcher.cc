@@ -1,0 +1,248 @@
+#include "core/dispatcher.h"
+
+#include <cmath>
+#include <exception>
+#include <functional>
+#include <random>
+
+#include "core/partition_state.h"
+
+namespace evbus::core {
+namespace {
+
+thread_local const void* tls_worker_bus = nullptr;
+
+Status HandlerThrew(const char* what) {
+  return Status(ErrorCode::kHandlerFailed, std::string("handler threw: ") + what);
+}
+
+std::string NowRfc3339() {
+  Timestamp ts = Timestamp::Now();
+  return FormatRfc3339(ts);
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(DispatcherContext context)
+    : ctx_(std::move(context)), scheduler_(ctx_.lanes, ctx_.workers) {}
+
+bool Dispatcher::OnWorkerOf(const void* bus_tag) {
+  return bus_tag != nullptr && tls_worker_bus == bus_tag;
+}
+
+void Dispatcher::Start() {
+  timer_ = std::make_unique<RetryTimer>(ctx_.bus_id,
+                                        [this](uint32_t lane) { scheduler_.MakeReady(lane); });
+  workers_.reserve(static_cast<size_t>(ctx_.workers));
+  for (int i = 0; i < ctx_.workers; ++i) {
+    workers_.push_back(Thread::Start("evb-work-" + std::to_string(i), "worker-pool", ctx_.bus_id,
+                                     [this] { WorkerMain(); }));
+  }
+}
+
+uint32_t Dispatcher::LaneFor(const Subscription& sub, const Record& record) {
+  const uint32_t lanes = scheduler_.lane_count();
+  switch (sub.ordering) {
+    case Ordering::kPerKey: {
+      std::string_view key = record.key;
+      if (key.empty()) {
+        if (auto h = FindHeader(record.headers, "X-Aggregate-ID")) key = *h;
+      }
+      if (!key.empty()) return static_cast<uint32_t>(std::hash<std::string_view>{}(key) % lanes);
+      [[fallthrough]];  // no key: keep the record's partition order
+    }
+    case Ordering::kPerPartition: {
+      const size_t h = std::hash<std::string_view>{}(record.topic) ^
+                       (static_cast<size_t>(record.partition) * 0x9E3779B97F4A7C15ULL);
+      return static_cast<uint32_t>(h % lanes);
+    }
+    case Ordering::kNone:
+      return static_cast<uint32_t>(round_robin_.fetch_add(1, std::memory_order_relaxed) % lanes);
+  }
+  return 0;
+}
+
+void Dispatcher::WorkerMain() {
+  tls_worker_bus = ctx_.bus_tag;
+  std::vector<LaneScheduler::Taken> taken;
+  while (scheduler_.Take(taken, 16)) {
+    for (const LaneScheduler::Taken& t : taken) RunLane(t);
+    taken.clear();
+  }
+  tls_worker_bus = nullptr;
+}
+
+void Dispatcher::RunLane(const LaneScheduler::Taken& taken) {
+  std::vector<InFlight*> dropped;
+  InFlight* m = taken.head;
+  while (m != nullptr) {
+    InFlight* next = m->next;
+    if (m->partition->abandoned()) {  // revoked: its messages are not ours to run
+      m->next = nullptr;
+      dropped.push_back(m);
+      m = next;
+      continue;
+    }
+    if (ctx_.cancel->cancelled()) {  // close passed its drain deadline: park the rest
+      scheduler_.Return(taken.lane, m, taken.tail, /*wait=*/true, dropped);
+      ReleaseAll(dropped);
+      return;
+    }
+    const Outcome outcome = Invoke(*m);
+    if (outcome == Outcome::kSettled) {
+      m->next = nullptr;
+      Release(m, /*settled=*/true);
+      m = next;
+      continue;
+    }
+    // The lane waits: m and everything after it go back, in order.
+    scheduler_.Return(taken.lane, m, taken.tail, /*wait=*/true, dropped);
+    ReleaseAll(dropped);
+    if (outcome == Outcome::kRetry) {
+      ctx_.counters->retried.fetch_add(1, std::memory_order_relaxed);
+      timer_->Schedule(taken.lane, std::chrono::steady_clock::now() +
+                                       Backoff(m->subscription->retry, m->attempts));
+    } else if (outcome == Outcome::kDeadLetter) {
+      PublishDeadLetter(taken.lane, *m);
+    }
+    return;
+  }
+  scheduler_.Return(taken.lane, nullptr, nullptr, /*wait=*/false, dropped);
+  ReleaseAll(dropped);
+}
+
+Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
+  if (m.dead_letter) return Outcome::kDeadLetter;  // a dead-letter publish to retry
+  const Subscription& sub = *m.subscription;
+  Status status;
+  try {
+    if (sub.envelope_handler) {
+      Result<Envelope> envelope = DecodeEnvelope(m.record.payload, ctx_.payload_format);
+      if (!envelope.ok()) {  // poison: dead-letter at once, never retried
+        ctx_.counters->poison.fetch_add(1, std::memory_order_relaxed);
+        m.last_error = envelope.status().ToString();
+        m.dead_letter = true;
+        return Outcome::kDeadLetter;
+      }
+      ++m.attempts;
+      status = sub.envelope_handler(*envelope, Delivery{m.record, m.attempts, *ctx_.cancel});
+    } else {
+      ++m.attempts;
+      status = sub.record_handler(m.record, Delivery{m.record, m.attempts, *ctx_.cancel});
+    }
+  } catch (const std::exception& e) {
+    status = HandlerThrew(e.what());
+  } catch (...) {
+    status = HandlerThrew("an exception not derived from std::exception");
+  }
+  if (status.ok()) {
+    ctx_.counters->handled.fetch_add(1, std::memory_order_relaxed);
+    return Outcome::kSettled;
+  }
+  ctx_.counters->failed.fetch_add(1, std::memory_order_relaxed);
+  m.last_error = status.ToString();
+  // A failure caused by cancellation is not the message's fault: redeliver later.
+  if (ctx_.cancel->cancelled() || status.code() == ErrorCode::kCancelled) return Outcome::kPark;
+  if (m.attempts >= sub.retry.max_attempts) {
+    m.dead_letter = true;
+    return Outcome::kDeadLetter;
+  }
+  if (scheduler_.draining()) return Outcome::kPark;  // no new retries while closing
+  return Outcome::kRetry;
+}
+
+std::chrono::nanoseconds Dispatcher::Backoff(const RetryPolicy& policy, int attempt) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const double base = static_cast<double>(policy.initial_backoff.count()) *
+                      std::pow(policy.multiplier, std::max(0, attempt - 1));
+  double d = std::min(base, static_cast<double>(policy.max_backoff.count()));
+  if (policy.jitter > 0) {
+    std::uniform_real_distribution<double> u(-policy.jitter, policy.jitter);
+    d *= 1.0 + u(rng);
+  }
+  return std::chrono::nanoseconds(static_cast<int64_t>(std::max(0.0, d)));
+}
+
+void Dispatcher::PublishDeadLetter(uint32_t lane, InFlight& m) {
+  Record dlq;
+  dlq.topic = m.subscription->dead_letter_topic;
+  dlq.key = m.record.key;
+  dlq.payload = m.record.payload;
+  dlq.headers = m.record.headers;
+  dlq.headers.push_back({"X-Original-Topic", m.record.topic});
+  dlq.headers.push_back({"X-Original-Partition", std::to_string(m.record.partition)});
+  dlq.headers.push_back({"X-Original-Offset", std::to_string(m.record.offset)});
+  dlq.headers.push_back({"X-Error", m.last_error});
+  dlq.headers.push_back({"X-Attempts", std::to_string(m.attempts)});
+  dlq.headers.push_back({"X-Failed-At", NowRfc3339()});
+  ++m.dead_letter_attempts;
+
+  const RetryPolicy* policy = &m.subscription->retry;  // subscriptions outlive the dispatcher
+  const int attempt = m.dead_letter_attempts;
+  scheduler_.DeadLetterStarted(lane);
+  Status s = ctx_.producer->Produce(
+      std::move(dlq), [this, lane, policy, attempt](const Status& st, int32_t, int64_t) {
+        OnDeadLetterDone(lane, st, *policy, attempt);
+      });
+  if (!s.ok()) OnDeadLetterDone(lane, s, *policy, attempt);
+}
+
+void Dispatcher::OnDeadLetterDone(uint32_t lane, const Status& status, const RetryPolicy& policy,
+                                  int attempt) {
+  if (status.ok()) {
+    InFlight* m = scheduler_.DeadLetterSucceeded(lane);
+    ctx_.counters->dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    Release(m, /*settled=*/true);
+    return;
+  }
+  // Fail closed: the lane stays blocked and the publish is retried.
+  ctx_.counters->dead_letter_failures.fetch_add(1, std::memory_order_relaxed);
+  InFlight* head = scheduler_.DeadLetterFailed(lane);
+  if (head != nullptr) {  // closing: leave it uncommitted for redelivery
+    Release(head, /*settled=*/false);
+    return;
+  }
+  const auto backoff = Backoff(policy, attempt);
+  ctx_.report_error(Status(
+      ErrorCode::kUnavailable,
+      "dead-letter publish failed (attempt " + std::to_string(attempt) + "); lane " +
+          std::to_string(lane) + " stays blocked and retries in " +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count()) +
+          "ms: " + status.ToString()));
+  // The lane's head is still the message; the timer makes it run again.
+  if (timer_) timer_->Schedule(lane, std::chrono::steady_clock::now() + backoff);
+}
+
+void Dispatcher::Release(InFlight* m, bool settled) {
+  const int left = m->partition->Finish(m->seq, settled);
+  ctx_.counters->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  ctx_.counters->in_flight_bytes.fetch_sub(m->bytes, std::memory_order_relaxed);
+  if (!settled) abandoned_.fetch_add(1, std::memory_order_relaxed);
+  if (ctx_.on_released) ctx_.on_released(*m, left);
+  delete m;
+}
+
+void Dispatcher::ReleaseAll(std::vector<InFlight*>& dropped) {
+  for (InFlight* m : dropped) Release(m, /*settled=*/false);
+  dropped.clear();
+}
+
+uint64_t Dispatcher::AbandonAll() {
+  std::vector<InFlight*> dropped = scheduler_.AbandonAll();
+  ReleaseAll(dropped);
+  return abandoned_.load(std::memory_order_relaxed);
+}
+
+void Dispatcher::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  scheduler_.Stop();
+  for (Thread& t : workers_) t.Join();
+  workers_.clear();
+  if (timer_) timer_->Stop();
+  // Whatever is still queued (only when Stop runs without AbandonAll) is released unsettled.
+  std::vector<InFlight*> dropped = scheduler_.AbandonAll();
+  ReleaseAll(dropped);
+}
+
+}  // namespace evbus::core

@@ -1,0 +1,101 @@
+// Dispatcher: routes dispatched messages to lanes and runs them on the
+// bus's worker pool — handler calls, retries with backoff, dead-lettering,
+// poison, and settlement into each partition's frontier.
+//
+// Per message, exactly one end (T3): settled (handled or dead-lettered) or
+// released unsettled (abandoned on close, or its partition was revoked).
+// A handler's exception is a failure like an error Status; it never escapes
+// into a worker.
+//
+// Thread safety: thread-safe.
+
+#ifndef EVBUS_CORE_DISPATCHER_H_
+#define EVBUS_CORE_DISPATCHER_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/counters.h"
+#include "core/in_flight.h"
+#include "core/lane_scheduler.h"
+#include "core/retry_timer.h"
+#include "core/thread.h"
+#include "evbus/config.h"
+#include "evbus/handler.h"
+#include "transport/transport.h"
+
+namespace evbus::core {
+
+// What the dispatcher needs from the rest of the bus.
+struct DispatcherContext {
+  uint64_t bus_id = 0;
+  const void* bus_tag = nullptr;  // identifies the bus's own threads (Close from a handler)
+  int workers = 1;
+  uint32_t lanes = 4096;
+  PayloadFormat payload_format = PayloadFormat::kRawJson;
+  Counters* counters = nullptr;
+  const CancelToken* cancel = nullptr;
+  transport::Producer* producer = nullptr;          // for dead letters
+  std::function<void(const Status&)> report_error;  // user error callback, off-lock
+  // Called after every message ends, with its partition's remaining in-flight
+  // count (the consumer loop resumes paused partitions from here).
+  std::function<void(const InFlight&, int left)> on_released;
+};
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(DispatcherContext context);
+  ~Dispatcher() { Stop(); }
+
+  // Starts the workers ("evb-work-N") and the retry timer.
+  void Start();
+
+  // The lane a message goes to under its subscription's ordering.
+  uint32_t LaneFor(const Subscription& sub, const Record& record);
+  void Enqueue(const std::vector<std::pair<uint32_t, InFlight*>>& batch) {
+    scheduler_.Enqueue(batch);
+  }
+
+  // Close, in this order:
+  void SetDraining() { scheduler_.SetDraining(); }
+  bool WaitQuiet(std::chrono::steady_clock::time_point deadline) {
+    return scheduler_.WaitQuiet(deadline);
+  }
+  // Drops queued work (unsettled) and waits for running handlers; returns how
+  // many messages were abandoned.
+  uint64_t AbandonAll();
+  // Joins workers and the timer. Idempotent.
+  void Stop();
+
+  int waiting_lanes() const { return scheduler_.waiting_lanes(); }
+
+  // True on one of this dispatcher's worker threads for `bus_tag`.
+  static bool OnWorkerOf(const void* bus_tag);
+
+ private:
+  enum class Outcome { kSettled, kRetry, kDeadLetter, kPark };
+
+  void WorkerMain();
+  void RunLane(const LaneScheduler::Taken& taken);
+  Outcome Invoke(InFlight& m);
+  void PublishDeadLetter(uint32_t lane, InFlight& m);
+  void OnDeadLetterDone(uint32_t lane, const Status& status, const RetryPolicy& policy,
+                        int attempt);
+  std::chrono::nanoseconds Backoff(const RetryPolicy& policy, int attempt);
+  void Release(InFlight* m, bool settled);
+  void ReleaseAll(std::vector<InFlight*>& dropped);
+
+  DispatcherContext ctx_;
+  LaneScheduler scheduler_;
+  std::unique_ptr<RetryTimer> timer_;
+  std::vector<Thread> workers_;
+  std::atomic<uint64_t> round_robin_{0};
+  std::atomic<uint64_t> abandoned_{0};
+  bool stopped_ = false;
+};
+
+}  // namespace evbus::core
+
+#endif  // EVBUS_CORE_DISPATCHER_H_

@@ -1,0 +1,231 @@
+// EventBus: the public facade, plus the Impl's publish and subscribe paths.
+// The lifecycle (Start, Close) is in bus_lifecycle.cc.
+
+#include "evbus/event_bus.h"
+
+#include <cstdio>
+#include <thread>
+
+#include "core/event_bus_impl.h"
+#include "core/testing.h"
+#include "core/thread.h"
+
+namespace evbus {
+
+std::string_view ToString(BusState state) {
+  switch (state) {
+    case BusState::kCreated:
+      return "created";
+    case BusState::kRunning:
+      return "running";
+    case BusState::kDraining:
+      return "draining";
+    case BusState::kClosed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------- facade
+
+Result<std::unique_ptr<EventBus>> EventBus::Create(const Config& config) {
+  if (Status s = ValidateConfig(config); !s.ok()) return s;
+  const size_t threads_at_create = CountProcessThreads();
+  const uint64_t id = core::NextBusId();
+  Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config, id);
+  if (!t.ok()) return t.status();
+  return CreateWithTransport(config, id, threads_at_create, std::move(t).value());
+}
+
+Result<std::unique_ptr<EventBus>> EventBus::CreateWithTransport(
+    const Config& config, uint64_t id, size_t threads_at_create,
+    std::unique_ptr<transport::Transport> t) {
+  Result<std::unique_ptr<transport::Producer>> producer = t->CreateProducer();
+  if (!producer.ok()) return producer.status();
+  auto impl = std::make_unique<Impl>(config, id, threads_at_create, std::move(t),
+                                     std::move(producer).value());
+  return std::unique_ptr<EventBus>(new EventBus(std::move(impl)));
+}
+
+namespace testing {
+
+Result<std::unique_ptr<EventBus>> CreateBusWithTransport(
+    const Config& config, std::unique_ptr<transport::Transport> transport) {
+  if (Status s = ValidateConfig(config); !s.ok()) return s;
+  return EventBus::CreateWithTransport(config, core::NextBusId(), CountProcessThreads(),
+                                       std::move(transport));
+}
+
+}  // namespace testing
+
+EventBus::EventBus(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+EventBus::~EventBus() {
+  if (impl_->state() != BusState::kClosed) {
+    Result<CloseReport> r = impl_->Close(
+        std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config().close_timeout));
+    (void)r;
+  }
+}
+
+Status EventBus::Publish(Record record, PublishCallback done) {
+  core::Publisher::Meta meta;
+  if (done) meta.aggregate_id = record.key;
+  return impl_->Publish(std::move(record), std::move(meta), std::move(done));
+}
+
+Status EventBus::PublishEnvelope(std::string_view topic, const Envelope& envelope,
+                                 PublishCallback done) {
+  return impl_->PublishEnvelope(topic, envelope, std::move(done));
+}
+
+namespace {
+
+Status CheckSubscription(std::string_view topic, bool has_handler) {
+  if (topic.empty()) return InvalidArgument("subscribe: topic is empty");
+  if (!has_handler)
+    return InvalidArgument("subscribe to " + std::string(topic) + ": handler is null");
+  return Status();
+}
+
+}  // namespace
+
+Status EventBus::Subscribe(std::string_view topic, RecordHandler handler,
+                           SubscribeOptions options) {
+  if (Status s = CheckSubscription(topic, handler != nullptr); !s.ok()) return s;
+  auto sub = std::make_unique<core::Subscription>();
+  sub->topic = topic;
+  sub->record_handler = std::move(handler);
+  sub->ordering = options.ordering.value_or(impl_->config().subscriber.ordering);
+  sub->retry = options.retry.value_or(impl_->config().subscriber.retry);
+  sub->dead_letter_topic = options.dead_letter_topic.empty()
+                               ? std::string(topic) + impl_->config().subscriber.dead_letter_suffix
+                               : options.dead_letter_topic;
+  return impl_->Subscribe(std::move(sub));
+}
+
+Status EventBus::SubscribeEnvelope(std::string_view topic, EnvelopeHandler handler,
+                                   SubscribeOptions options) {
+  if (Status s = CheckSubscription(topic, handler != nullptr); !s.ok()) return s;
+  auto sub = std::make_unique<core::Subscription>();
+  sub->topic = topic;
+  sub->envelope_handler = std::move(handler);
+  sub->ordering = options.ordering.value_or(Ordering::kPerKey);
+  sub->retry = options.retry.value_or(impl_->config().subscriber.retry);
+  sub->dead_letter_topic = options.dead_letter_topic.empty()
+                               ? std::string(topic) + impl_->config().subscriber.dead_letter_suffix
+                               : options.dead_letter_topic;
+  return impl_->Subscribe(std::move(sub));
+}
+
+Status EventBus::Start() { return impl_->Start(); }
+
+Result<CloseReport> EventBus::Close() {
+  return impl_->Close(
+      std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config().close_timeout));
+}
+
+Result<CloseReport> EventBus::Close(std::chrono::milliseconds timeout) {
+  return impl_->Close(timeout);
+}
+
+void EventBus::SetErrorCallback(ErrorCallback callback) {
+  impl_->SetErrorCallback(std::move(callback));
+}
+
+BusState EventBus::state() const { return impl_->state(); }
+uint64_t EventBus::id() const { return impl_->id(); }
+BusStats EventBus::stats() const { return impl_->stats(); }
+Health EventBus::health() const { return impl_->health(); }
+
+// ---------------------------------------------------------------- Impl: publish & subscribe
+
+EventBus::Impl::Impl(const Config& config, uint64_t id, size_t threads_at_create,
+                     std::unique_ptr<transport::Transport> transport,
+                     std::unique_ptr<transport::Producer> producer)
+    : config_(config),
+      id_(id),
+      threads_at_create_(threads_at_create),
+      transport_(std::move(transport)),
+      publisher_(std::move(producer), config.publisher, counters_) {}
+
+Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done) {
+  if (record.topic.empty()) return InvalidArgument("publish: record.topic is empty");
+  const BusState s = state();
+  if (s == BusState::kDraining || s == BusState::kClosed) {
+    return Closed("bus is " + std::string(ToString(s)) + "; publish refused");
+  }
+  return publisher_.Publish(std::move(record), std::move(meta), std::move(done));
+}
+
+Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e,
+                                       PublishCallback done) {
+  Record record;
+  record.topic = topic;
+  if (Status s = EncodeEnvelope(e, record.payload, config_.publisher.payload_format); !s.ok()) {
+    return s;
+  }
+  record.key = e.aggregate_id;
+  record.headers.reserve(7);
+  record.headers.push_back({"X-Event-ID", e.event_id});
+  record.headers.push_back({"X-Aggregate-ID", e.aggregate_id});
+  record.headers.push_back({"X-Event-Type", e.event_type});
+  record.headers.push_back({"X-Event-Version", std::to_string(e.event_version)});
+  if (!e.trace_id.empty()) record.headers.push_back({"X-Trace-ID", e.trace_id});
+  if (!e.correlation_id.empty()) record.headers.push_back({"X-Correlation-ID", e.correlation_id});
+  if (e.tenant_id != 0) record.headers.push_back({"X-Tenant-ID", std::to_string(e.tenant_id)});
+  core::Publisher::Meta meta;
+  if (done) meta = {e.event_id, e.aggregate_id, e.event_type};
+  return Publish(std::move(record), std::move(meta), std::move(done));
+}
+
+Status EventBus::Impl::Subscribe(std::unique_ptr<core::Subscription> sub) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const BusState s = state();
+  if (s == BusState::kDraining || s == BusState::kClosed) {
+    return Closed("bus is " + std::string(ToString(s)) + "; subscribe refused");
+  }
+  const std::string topic = sub->topic;
+  if (subs_.count(topic) != 0) {
+    return Status(ErrorCode::kAlreadyExists, "topic " + topic + " already has a handler");
+  }
+  if (s == BusState::kRunning) {
+    // Topics are asserted before anything is consumed from them.
+    if (Status e = transport_->EnsureTopic(topic); !e.ok()) return e;
+    if (Status e = transport_->EnsureTopic(sub->dead_letter_topic); !e.ok()) return e;
+  }
+  subs_[topic] = std::move(sub);
+  if (s != BusState::kRunning) return Status();
+  if (loop_) {
+    loop_->Resubscribe(SubscriptionsLocked());
+    return Status();
+  }
+  return StartEngineLocked();
+}
+
+core::ConsumerLoop::Subscriptions EventBus::Impl::SubscriptionsLocked() const {
+  core::ConsumerLoop::Subscriptions out;
+  for (const auto& [topic, sub] : subs_) out[topic] = sub.get();
+  return out;
+}
+
+void EventBus::Impl::SetErrorCallback(ErrorCallback callback) {
+  std::lock_guard<std::mutex> lock(mu_);
+  error_callback_ = std::move(callback);
+}
+
+void EventBus::Impl::ReportError(const Status& status) {
+  ErrorCallback cb;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cb = error_callback_;
+  }
+  if (cb) {
+    cb(status);  // off-lock: the callback may call back into the bus
+  } else {
+    std::fprintf(stderr, "evbus[%llu]: %s\n", static_cast<unsigned long long>(id_),
+                 status.ToString().c_str());
+  }
+}
+
+}  // namespace evbus

@@ -1,0 +1,55 @@
+#include "core/partition_state.h"
+
+namespace evbus::core {
+
+uint64_t PartitionState::Track(int64_t offset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  slots_.push_back(Slot{offset, false, false});
+  in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  return next_seq_++;
+}
+
+int PartitionState::Finish(uint64_t seq, bool settled) {
+  int left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (seq >= head_seq_ && seq - head_seq_ < slots_.size()) {
+      Slot& slot = slots_[seq - head_seq_];
+      slot.settled = settled;
+      slot.abandoned = !settled;
+      // Advance over the settled prefix; an abandoned slot stops it for good.
+      while (!slots_.empty() && slots_.front().settled) {
+        committable_ = slots_.front().offset + 1;
+        slots_.pop_front();
+        ++head_seq_;
+      }
+    }
+    left = in_flight_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  }
+  if (left == 0) idle_cv_.notify_all();
+  return left;
+}
+
+std::optional<int64_t> PartitionState::TakeCommit() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (committable_ < 0 || committable_ == last_taken_) return std::nullopt;
+  last_taken_ = committable_;
+  return committable_;
+}
+
+void PartitionState::CommitFailed(int64_t offset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (last_taken_ == offset) last_taken_ = -1;
+}
+
+int64_t PartitionState::committable() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return committable_;
+}
+
+bool PartitionState::WaitIdle(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_cv_.wait_until(lock, deadline, [&] { return in_flight_.load() == 0; });
+}
+
+}  // namespace evbus::core

@@ -1,0 +1,102 @@
+#include "core/publisher.h"
+
+namespace evbus::core {
+
+Publisher::Publisher(std::unique_ptr<transport::Producer> producer, const PublisherConfig& config,
+                     Counters& counters)
+    : producer_(std::move(producer)), config_(config), counters_(counters) {}
+
+void Publisher::Completed() {
+  outstanding_.fetch_sub(1, std::memory_order_acq_rel);
+  counters_.publish_in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (waiters_.load(std::memory_order_acquire) > 0) {
+    std::lock_guard<std::mutex> lock(mu_);  // pairs with the waiter's predicate check
+    room_cv_.notify_all();
+  }
+}
+
+Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
+  if (!accepting_.load(std::memory_order_acquire)) return Closed("bus is closing; publish refused");
+  const auto started = std::chrono::steady_clock::now();
+  // Reserve a slot; when none is free, wait for one up to the timeout.
+  if (outstanding_.fetch_add(1, std::memory_order_acq_rel) >= config_.max_in_flight) {
+    outstanding_.fetch_sub(1, std::memory_order_acq_rel);
+    std::unique_lock<std::mutex> lock(mu_);
+    waiters_.fetch_add(1, std::memory_order_acq_rel);
+    const bool got = room_cv_.wait_until(lock, started + config_.timeout, [&] {
+      if (!accepting_.load(std::memory_order_acquire)) return true;
+      int64_t n = outstanding_.load(std::memory_order_acquire);
+      while (n < config_.max_in_flight) {
+        if (outstanding_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;
+      }
+      return false;
+    });
+    waiters_.fetch_sub(1, std::memory_order_acq_rel);
+    if (!accepting_.load(std::memory_order_acquire)) {
+      if (got) outstanding_.fetch_sub(1, std::memory_order_acq_rel);
+      return Closed("bus is closing; publish refused");
+    }
+    if (!got) {
+      counters_.published_failed.fetch_add(1, std::memory_order_relaxed);
+      return Status(
+          ErrorCode::kQueueFull,
+          "publish queue full: " + std::to_string(config_.max_in_flight) +
+              " publishes outstanding (publisher.max_in_flight) for " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout).count()) +
+              "ms (publisher.timeout)");
+    }
+  }
+  counters_.publish_in_flight.fetch_add(1, std::memory_order_relaxed);
+
+  std::string topic = done ? record.topic : std::string();
+  auto on_delivery = [this, done = std::move(done), meta = std::move(meta),
+                      topic = std::move(topic),
+                      started](const Status& status, int32_t partition, int64_t offset) mutable {
+    if (status.ok()) {
+      counters_.published_ok.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      counters_.published_failed.fetch_add(1, std::memory_order_relaxed);
+      if (status.code() == ErrorCode::kClosed)
+        failed_closed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    Completed();  // before the callback: it may publish again
+    if (done) {
+      PublishResult result;
+      result.topic = std::move(topic);
+      result.event_id = std::move(meta.event_id);
+      result.aggregate_id = std::move(meta.aggregate_id);
+      result.event_type = std::move(meta.event_type);
+      result.status = status;
+      result.partition = partition;
+      result.offset = offset;
+      result.published_at = started;
+      result.completed_at = std::chrono::steady_clock::now();
+      done(result);
+    }
+  };
+  Status s = producer_->Produce(std::move(record), std::move(on_delivery));
+  if (!s.ok()) {
+    // Not accepted: no completion will come; give the slot back.
+    outstanding_.fetch_sub(1, std::memory_order_acq_rel);
+    counters_.publish_in_flight.fetch_sub(1, std::memory_order_relaxed);
+    counters_.published_failed.fetch_add(1, std::memory_order_relaxed);
+  }
+  return s;
+}
+
+void Publisher::StopAccepting() {
+  accepting_.store(false, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(mu_);
+  room_cv_.notify_all();
+}
+
+uint64_t Publisher::Close(transport::Clock::time_point deadline) {
+  StopAccepting();
+  Status flushed = producer_->Flush(deadline);
+  (void)flushed;  // what did not flush completes with Closed below
+  producer_->Close(deadline);
+  return failed_closed_.load(std::memory_order_relaxed);
+}
+
+}  // namespace evbus::core

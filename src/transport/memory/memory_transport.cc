@@ -1,0 +1,173 @@
+#include "transport/memory/memory_transport.h"
+
+#include <atomic>
+
+namespace evbus::transport {
+namespace {
+
+bool MayCreate(TopicStrategy s) {
+  return s == TopicStrategy::kCreateIfMissing || s == TopicStrategy::kCreateOrUpdate;
+}
+
+class MemoryProducer final : public Producer {
+ public:
+  MemoryProducer(std::shared_ptr<MemoryBroker> broker, TopicStrategy strategy)
+      : broker_(std::move(broker)), create_missing_(MayCreate(strategy)) {}
+
+  Status Produce(Record&& record, DeliveryCallback done) override {
+    if (closed_.load(std::memory_order_acquire)) return Closed("producer is closed");
+    Result<MemoryBroker::Appended> r = broker_->Append(std::move(record), create_missing_);
+    if (!r.ok()) return r.status();
+    if (done) done(Status(), r->partition, r->offset);
+    return Status();
+  }
+  Status Flush(Clock::time_point) override { return Status(); }  // nothing is ever pending
+  void Close(Clock::time_point) override { closed_.store(true, std::memory_order_release); }
+
+ private:
+  std::shared_ptr<MemoryBroker> broker_;
+  const bool create_missing_;
+  std::atomic<bool> closed_{false};
+};
+
+class MemoryConsumer final : public Consumer {
+ public:
+  MemoryConsumer(std::shared_ptr<MemoryBroker> broker, std::string group, TopicStrategy strategy)
+      : broker_(std::move(broker)), group_(std::move(group)), strategy_(strategy) {}
+  ~MemoryConsumer() override {
+    if (member_ != 0) broker_->Leave(group_, member_);
+  }
+
+  Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) override {
+    for (const std::string& t : topics) {
+      if (broker_->Partitions(t)) continue;
+      if (!MayCreate(strategy_)) return NotFound("topic " + t + " does not exist");
+      Status s = broker_->CreateTopic(t, 0);  // 0 = default partitions
+      (void)s;
+    }
+    listener_ = listener;
+    if (member_ == 0) {
+      member_ = broker_->Join(group_, topics);
+    } else {
+      broker_->SetTopics(group_, member_, topics);
+    }
+    return Status();
+  }
+
+  Status Poll(std::vector<Record>& out, size_t max, std::chrono::milliseconds timeout) override {
+    if (member_ == 0) return FailedPrecondition("poll before subscribe");
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      MemoryBroker::Step step = broker_->PollStep(group_, member_, out, max, deadline);
+      switch (step.kind) {
+        case MemoryBroker::StepKind::kRevoke:
+          if (listener_) listener_->OnRevoked(step.partitions, /*lost=*/false);
+          broker_->Release(group_, member_, step.partitions);
+          continue;
+        case MemoryBroker::StepKind::kAssigned:
+          if (listener_) listener_->OnAssigned(step.partitions);
+          continue;
+        case MemoryBroker::StepKind::kRecords:
+        case MemoryBroker::StepKind::kTimeout:
+        case MemoryBroker::StepKind::kWakeup:
+          break;
+      }
+      break;
+    }
+    if (const int64_t lost = broker_->TakeLostRecords(group_, member_); lost > 0) {
+      return Status(ErrorCode::kUnavailable,
+                    std::to_string(lost) + " records were removed by retention before group " +
+                        group_ + " read them (memory.retention_records / retention_bytes)");
+    }
+    return Status();
+  }
+
+  void Wakeup() override {
+    if (member_ != 0) broker_->Wakeup(group_, member_);
+  }
+  void Pause(const TopicPartition& tp) override { broker_->SetPaused(group_, member_, tp, true); }
+  void Resume(const TopicPartition& tp) override { broker_->SetPaused(group_, member_, tp, false); }
+
+  Status Commit(const std::vector<CommitOffset>& offsets, bool) override {
+    return broker_->Commit(group_, member_, offsets);
+  }
+  std::vector<PartitionLag> Lag() override { return broker_->Lag(group_, member_); }
+
+  Status Close(Clock::time_point) override {
+    if (member_ == 0) return Status();
+    // Revoke through the listener first (it commits), then leave.
+    std::vector<Record> none;
+    MemoryBroker::Step step;
+    broker_->SetTopics(group_, member_, {});
+    do {
+      step = broker_->PollStep(group_, member_, none, 0, Clock::now());
+      if (step.kind == MemoryBroker::StepKind::kRevoke) {
+        if (listener_) listener_->OnRevoked(step.partitions, false);
+        broker_->Release(group_, member_, step.partitions);
+      }
+    } while (step.kind == MemoryBroker::StepKind::kRevoke);
+    broker_->Leave(group_, member_);
+    member_ = 0;
+    return Status();
+  }
+
+ private:
+  std::shared_ptr<MemoryBroker> broker_;
+  const std::string group_;
+  const TopicStrategy strategy_;
+  MemoryBroker::MemberId member_ = 0;
+  RebalanceListener* listener_ = nullptr;
+};
+
+class MemoryTransport final : public Transport {
+ public:
+  explicit MemoryTransport(const Config& config)
+      : strategy_(config.topic_strategy),
+        partitions_(config.memory.partitions),
+        broker_(MemoryBroker::Named(
+            config.memory.broker,
+            MemoryBroker::Options{config.memory.partitions, config.memory.retention_records,
+                                  config.memory.retention_bytes})) {}
+
+  std::string_view name() const override { return "memory"; }
+  Result<std::unique_ptr<Producer>> CreateProducer() override {
+    return std::unique_ptr<Producer>(new MemoryProducer(broker_, strategy_));
+  }
+  Result<std::unique_ptr<Consumer>> CreateConsumer(const std::string& group) override {
+    return std::unique_ptr<Consumer>(new MemoryConsumer(broker_, group, strategy_));
+  }
+  Status EnsureTopic(const std::string& topic) override {
+    if (strategy_ == TopicStrategy::kSkip) return Status();
+    std::optional<int32_t> have = broker_->Partitions(topic);
+    if (!have) {
+      if (!MayCreate(strategy_)) {
+        return NotFound("topic " + topic + " does not exist (topic_strategy validate_only)");
+      }
+      Status s = broker_->CreateTopic(topic, partitions_);
+      if (s.code() == ErrorCode::kAlreadyExists) return Status();  // created concurrently
+      return s;
+    }
+    return Status();
+  }
+  Result<TopicInfo> DescribeTopic(const std::string& topic) override {
+    std::optional<int32_t> have = broker_->Partitions(topic);
+    if (!have) return NotFound("topic " + topic + " does not exist");
+    return TopicInfo{topic, *have};
+  }
+  bool connected() const override { return true; }
+
+  const std::shared_ptr<MemoryBroker>& broker() const { return broker_; }
+
+ private:
+  const TopicStrategy strategy_;
+  const int32_t partitions_;
+  std::shared_ptr<MemoryBroker> broker_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> NewMemoryTransport(const Config& config) {
+  return std::make_unique<MemoryTransport>(config);
+}
+
+}  // namespace evbus::transport

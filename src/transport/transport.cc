@@ -1,0 +1,36 @@
+#include "transport/transport.h"
+
+#include "transport/memory/memory_transport.h"
+
+namespace evbus::transport {
+
+std::string ToString(const TopicPartition& tp) {
+  return tp.topic + "[" + std::to_string(tp.partition) + "]";
+}
+
+int32_t PartitionForKey(std::string_view key, int32_t partitions) {
+  uint32_t h = 2166136261u;  // FNV-1a 32-bit, as Go's hash/fnv New32a
+  for (char c : key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 16777619u;
+  }
+  int32_t p = static_cast<int32_t>(h) % partitions;
+  return p < 0 ? -p : p;
+}
+
+Result<std::unique_ptr<Transport>> CreateTransport(const Config& config, uint64_t bus_id) {
+  (void)bus_id;
+  switch (config.transport) {
+    case TransportKind::kMemory:
+      return NewMemoryTransport(config);
+    case TransportKind::kKafka:
+      return Status(ErrorCode::kNotImplemented,
+                    "transport kafka is not built into this version of evbus yet");
+    case TransportKind::kNats:
+      return Status(ErrorCode::kNotImplemented,
+                    "transport nats is not built into this version of evbus yet");
+  }
+  return InvalidArgument("unknown transport");
+}
+
+}  // namespace evbus::transport

@@ -1,0 +1,138 @@
+// The narrow interface every transport (memory, Kafka, NATS) implements.
+//
+// A transport only moves records: produce with a completion; and, for a
+// consumer in a group, poll a batch, pause/resume a partition, commit an
+// offset per partition, report assignment changes and lag, close. Ordering,
+// retries, dead-lettering, the commit frontier, backpressure and lifecycle
+// live once, in the core (src/core/), above this interface.
+
+#ifndef EVBUS_TRANSPORT_TRANSPORT_H_
+#define EVBUS_TRANSPORT_TRANSPORT_H_
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evbus/config.h"
+#include "evbus/record.h"
+#include "evbus/status.h"
+
+namespace evbus::transport {
+
+using Clock = std::chrono::steady_clock;
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  auto operator<=>(const TopicPartition&) const = default;
+  bool operator==(const TopicPartition&) const = default;
+};
+
+std::string ToString(const TopicPartition& tp);
+
+// Called exactly once per record a Producer accepted: with the partition and
+// offset it was stored at, or an error. May run on the producing thread
+// (memory) or a transport thread; never under a transport lock.
+using DeliveryCallback = std::function<void(const Status&, int32_t partition, int64_t offset)>;
+
+// Thread-safe: Produce may be called from many threads at once.
+class Producer {
+ public:
+  virtual ~Producer() = default;
+  // Hands `record` to the transport. On OK, `done` will be called exactly once;
+  // on error it is never called.
+  // Errors: QueueFull (transport queue full; caller may wait and retry),
+  // NotFound (missing topic where topics are not created), Closed.
+  virtual Status Produce(Record&& record, DeliveryCallback done) = 0;
+  // Waits until every accepted record has completed, or `deadline`.
+  // Errors: Timeout, with the number still pending.
+  virtual Status Flush(Clock::time_point deadline) = 0;
+  // Stops accepting; completes whatever is still pending with Closed.
+  virtual void Close(Clock::time_point deadline) = 0;
+};
+
+// Told about assignment changes. Called from inside Consumer::Poll, on the
+// polling thread, with no transport lock held.
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  virtual void OnAssigned(const std::vector<TopicPartition>& partitions) = 0;
+  // After this returns, the partitions are released; the listener finishes or
+  // abandons their work and commits what it can before returning. `lost` is
+  // true when ownership is already gone (commits would be rejected).
+  virtual void OnRevoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
+};
+
+struct CommitOffset {
+  TopicPartition tp;
+  int64_t next_offset = 0;  // the offset of the next record to read
+};
+
+struct PartitionLag {
+  TopicPartition tp;
+  int64_t log_end = 0;     // next offset the broker will write
+  int64_t committed = -1;  // the group's committed offset, -1 if none
+  int64_t lag = 0;         // log_end - committed (or - log start when none)
+};
+
+// A member of one consumer group. Not thread-safe except Wakeup(): one
+// thread (the core's consumer loop) calls everything else.
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+  // Subscribes to exactly `topics` (replacing any earlier set) and joins the group.
+  // Errors: NotFound (a topic is missing and may not be created), Unavailable.
+  virtual Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) = 0;
+  // Appends at most `max_records` to `out`, waiting up to `timeout` for the
+  // first one; returns early on Wakeup(). Rebalance callbacks run in here.
+  virtual Status Poll(std::vector<Record>& out, size_t max_records,
+                      std::chrono::milliseconds timeout) = 0;
+  // Thread-safe: makes a Poll in progress (or the next one) return at once.
+  virtual void Wakeup() = 0;
+  // Stop / start fetching from an assigned partition. Nothing already
+  // returned by Poll is affected; nothing is read and discarded.
+  virtual void Pause(const TopicPartition& tp) = 0;
+  virtual void Resume(const TopicPartition& tp) = 0;
+  // Commits offsets for assigned partitions.
+  // Errors: FailedPrecondition (a partition is no longer assigned), Unavailable.
+  virtual Status Commit(const std::vector<CommitOffset>& offsets, bool synchronous) = 0;
+  // Lag of the partitions currently assigned to this member.
+  virtual std::vector<PartitionLag> Lag() = 0;
+  // Leaves the group (revoking through the listener) and releases resources.
+  virtual Status Close(Clock::time_point deadline) = 0;
+};
+
+struct TopicInfo {
+  std::string name;
+  int32_t partitions = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual std::string_view name() const = 0;
+  virtual Result<std::unique_ptr<Producer>> CreateProducer() = 0;
+  virtual Result<std::unique_ptr<Consumer>> CreateConsumer(const std::string& group) = 0;
+  // Applies the topic strategy to `topic` (create when missing, check partitions).
+  // Errors: NotFound (missing under validate_only), FailedPrecondition (mismatch).
+  virtual Status EnsureTopic(const std::string& topic) = 0;
+  virtual Result<TopicInfo> DescribeTopic(const std::string& topic) = 0;
+  virtual bool connected() const = 0;
+};
+
+// Creates the transport that config.transport names.
+// Errors: NotImplemented for a transport not built into this version,
+// Unavailable when it cannot connect.
+Result<std::unique_ptr<Transport>> CreateTransport(const Config& config, uint64_t bus_id);
+
+// The partition jxt-core's sarama hash partitioner chooses for `key`:
+// int32(fnv1a_32(key)) % partitions, negated when negative.
+int32_t PartitionForKey(std::string_view key, int32_t partitions);
+
+}  // namespace evbus::transport
+
+#endif  // EVBUS_TRANSPORT_TRANSPORT_H_

@@ -1,0 +1,487 @@
+// The conformance suite: one set of behaviours every transport must show.
+// Parameterised by transport; the memory broker runs it always, Kafka and
+// NATS add themselves in their own files when their servers are available.
+
+#include "conformance.h"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+namespace evbus::test {
+namespace {
+
+// Records (key, version) pairs in handling order and checks them.
+class OrderLog {
+ public:
+  void Add(const std::string& key, int64_t version) {
+    signal_.Update([&] {
+      auto& seen = by_key_[key];
+      if (seen.count(version) != 0) {
+        ++duplicates_;
+      } else {
+        // A first-time version must be exactly one past the highest seen.
+        const int64_t expected = seen.empty() ? 1 : *seen.rbegin() + 1;
+        if (version != expected) ++violations_;
+        seen.insert(version);
+        ++unique_;
+      }
+    });
+  }
+  bool WaitForUnique(size_t n, std::chrono::milliseconds timeout = 30s) {
+    return signal_.WaitUntil([&] { return unique_ >= n; }, timeout);
+  }
+  size_t unique() {
+    std::lock_guard<std::mutex> lock(signal_.mutex());
+    return unique_;
+  }
+  size_t violations() {
+    std::lock_guard<std::mutex> lock(signal_.mutex());
+    return violations_;
+  }
+  size_t duplicates() {
+    std::lock_guard<std::mutex> lock(signal_.mutex());
+    return duplicates_;
+  }
+  Signal& signal() { return signal_; }
+
+ private:
+  Signal signal_;
+  std::map<std::string, std::set<int64_t>> by_key_;
+  size_t unique_ = 0;
+  size_t violations_ = 0;
+  size_t duplicates_ = 0;
+};
+
+// Publishes `versions` events for each of `keys` aggregates, interleaved.
+void PublishOrdered(EventBus& bus, const std::string& topic, int keys, int versions,
+                    int first_version = 1) {
+  for (int v = first_version; v < first_version + versions; ++v) {
+    for (int k = 0; k < keys; ++k) {
+      Envelope e = NewEnvelope("agg-" + std::to_string(k), "Tested", v,
+                               R"({"v":)" + std::to_string(v) + "}");
+      ASSERT_TRUE(bus.PublishEnvelope(topic, e).ok());
+    }
+  }
+}
+
+TEST_P(ConformanceTest, PerKeyOrderHoldsWhileKeysRunInParallel) {
+  Config config = MakeConfig();
+  config.subscriber.workers = 8;
+  auto consumer = NewBus(config);
+  OrderLog log;
+  std::atomic<int> running{0};
+  std::atomic<int> max_running{0};
+  const std::string topic = Topic("orders");
+  ASSERT_TRUE(consumer
+                  ->SubscribeEnvelope(topic,
+                                      [&](const Envelope& e, const Delivery&) {
+                                        const int now = ++running;
+                                        int prev = max_running.load();
+                                        while (now > prev &&
+                                               !max_running.compare_exchange_weak(prev, now)) {
+                                        }
+                                        // A little random work so lanes overlap and interleave.
+                                        thread_local std::mt19937 rng{std::random_device{}()};
+                                        const auto spin = std::chrono::microseconds(rng() % 200);
+                                        const auto until = std::chrono::steady_clock::now() + spin;
+                                        while (std::chrono::steady_clock::now() < until) {
+                                        }
+                                        log.Add(e.aggregate_id, e.event_version);
+                                        --running;
+                                        return Status();
+                                      })
+                  .ok());
+  ASSERT_TRUE(consumer->Start().ok());
+  auto producer = NewBus(config);
+  PublishOrdered(*producer, topic, 200, 20);
+  ASSERT_TRUE(log.WaitForUnique(4000)) << "handled " << log.unique() << " of 4000";
+  EXPECT_EQ(log.violations(), 0u);
+  EXPECT_EQ(log.duplicates(), 0u);
+  EXPECT_GT(max_running.load(), 1) << "keys never ran in parallel";
+}
+
+TEST_P(ConformanceTest, NothingIsLostAcrossAConsumerRestart) {
+  Config config = MakeConfig();
+  config.subscriber.window = 64;
+  const std::string topic = Topic("restart");
+  auto producer = NewBus(config);
+  OrderLog log;
+  auto handler = [&](const Envelope& e, const Delivery&) {
+    log.Add(e.aggregate_id, e.event_version);
+    return Status();
+  };
+  constexpr int kKeys = 50, kVersions = 40, kTotal = kKeys * kVersions;
+  {
+    auto first = NewBus(config);
+    ASSERT_TRUE(first->SubscribeEnvelope(topic, handler).ok());
+    ASSERT_TRUE(first->Start().ok());
+    PublishOrdered(*producer, topic, kKeys, kVersions / 2);
+    ASSERT_TRUE(log.WaitForUnique(kTotal / 4));
+    // Close mid-stream: whatever was not handled stays uncommitted.
+    ASSERT_TRUE(first->Close().ok());
+  }
+  PublishOrdered(*producer, topic, kKeys, kVersions / 2, kVersions / 2 + 1);
+  auto second = NewBus(config);
+  ASSERT_TRUE(second->SubscribeEnvelope(topic, handler).ok());
+  ASSERT_TRUE(second->Start().ok());
+  ASSERT_TRUE(log.WaitForUnique(kTotal)) << "handled " << log.unique() << " of " << kTotal;
+  EXPECT_EQ(log.violations(), 0u);
+  // Redelivered after the restart: at most what was in flight (window per partition).
+  EXPECT_LE(log.duplicates(),
+            static_cast<size_t>(config.subscriber.window) * static_cast<size_t>(partitions()));
+}
+
+TEST_P(ConformanceTest, FailingMessageIsRetriedThenDeadLetteredWithHeaders) {
+  Config config = MakeConfig();
+  const std::string topic = Topic("retry");
+  auto consumer = NewBus(config);
+  Signal signal;
+  std::map<int64_t, int> attempts_by_version;
+  std::vector<int64_t> handled_bad;
+  int handled_good = 0;
+  ASSERT_TRUE(consumer
+                  ->SubscribeEnvelope(topic,
+                                      [&](const Envelope& e, const Delivery& d) {
+                                        Status result;
+                                        signal.Update([&] {
+                                          if (e.aggregate_id == "bad") {
+                                            attempts_by_version[e.event_version] = d.attempt;
+                                            if (e.event_version == 1) {
+                                              result = Status(ErrorCode::kHandlerFailed, "boom");
+                                            } else {
+                                              handled_bad.push_back(e.event_version);
+                                            }
+                                          } else {
+                                            ++handled_good;
+                                          }
+                                        });
+                                        return result;
+                                      })
+                  .ok());
+  std::vector<Record> dead;
+  auto dlq_reader = NewBus(config);
+  ASSERT_TRUE(dlq_reader
+                  ->Subscribe(topic + ".dlq",
+                              [&](const Record& r, const Delivery&) {
+                                signal.Update([&] { dead.push_back(r); });
+                                return Status();
+                              })
+                  .ok());
+  ASSERT_TRUE(consumer->Start().ok());
+  ASSERT_TRUE(dlq_reader->Start().ok());
+  auto producer = NewBus(config);
+  for (int v = 1; v <= 3; ++v) {
+    ASSERT_TRUE(producer->PublishEnvelope(topic, NewEnvelope("bad", "T", v, "{}")).ok());
+  }
+  for (int k = 0; k < 20; ++k) {
+    ASSERT_TRUE(
+        producer->PublishEnvelope(topic, NewEnvelope("good-" + std::to_string(k), "T", 1, "{}"))
+            .ok());
+  }
+  ASSERT_TRUE(signal.WaitUntil(
+      [&] { return dead.size() == 1 && handled_bad.size() == 2 && handled_good == 20; }));
+  std::lock_guard<std::mutex> lock(signal.mutex());
+  EXPECT_EQ(attempts_by_version[1], config.subscriber.retry.max_attempts);
+  // Later messages of the failing key waited for it, then ran in order.
+  EXPECT_EQ(handled_bad, (std::vector<int64_t>{2, 3}));
+  const Record& r = dead[0];
+  EXPECT_EQ(r.key, "bad");
+  EXPECT_EQ(FindHeader(r.headers, "X-Original-Topic").value_or(""), topic);
+  EXPECT_TRUE(FindHeader(r.headers, "X-Original-Partition").has_value());
+  EXPECT_TRUE(FindHeader(r.headers, "X-Original-Offset").has_value());
+  EXPECT_EQ(FindHeader(r.headers, "X-Attempts").value_or(""),
+            std::to_string(config.subscriber.retry.max_attempts));
+  EXPECT_NE(FindHeader(r.headers, "X-Error").value_or("").find("boom"), std::string::npos);
+  EXPECT_TRUE(ParseRfc3339(FindHeader(r.headers, "X-Failed-At").value_or("")).ok());
+  Result<Envelope> original = DecodeEnvelope(r.payload);
+  ASSERT_TRUE(original.ok());
+  EXPECT_EQ(original->event_version, 1);
+}
+
+TEST_P(ConformanceTest, PoisonIsDeadLetteredAtOnceAndThePartitionContinues) {
+  Config config = MakeConfig();
+  const std::string topic = Topic("poison");
+  auto consumer = NewBus(config);
+  Signal signal;
+  std::vector<int64_t> handled;
+  std::vector<Record> dead;
+  ASSERT_TRUE(consumer
+                  ->SubscribeEnvelope(topic,
+                                      [&](const Envelope& e, const Delivery&) {
+                                        signal.Update([&] { handled.push_back(e.event_version); });
+                                        return Status();
+                                      })
+                  .ok());
+  auto dlq_reader = NewBus(config);
+  ASSERT_TRUE(dlq_reader
+                  ->Subscribe(topic + ".dlq",
+                              [&](const Record& r, const Delivery&) {
+                                signal.Update([&] { dead.push_back(r); });
+                                return Status();
+                              })
+                  .ok());
+  ASSERT_TRUE(consumer->Start().ok());
+  ASSERT_TRUE(dlq_reader->Start().ok());
+  auto producer = NewBus(config);
+  ASSERT_TRUE(producer->PublishEnvelope(topic, NewEnvelope("acct-1", "T", 1, "{}")).ok());
+  Record poison;
+  poison.topic = topic;
+  poison.key = "acct-1";  // same key, so same partition and lane
+  poison.payload = R"({"event_id":"x","aggregate_id":"acct-1","event_version":"two"})";
+  ASSERT_TRUE(producer->Publish(poison).ok());
+  ASSERT_TRUE(producer->PublishEnvelope(topic, NewEnvelope("acct-1", "T", 2, "{}")).ok());
+  ASSERT_TRUE(signal.WaitUntil([&] { return handled.size() == 2 && dead.size() == 1; }));
+  std::lock_guard<std::mutex> lock(signal.mutex());
+  EXPECT_EQ(handled, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(dead[0].payload, poison.payload);
+  EXPECT_EQ(FindHeader(dead[0].headers, "X-Attempts").value_or(""), "0");
+  EXPECT_NE(FindHeader(dead[0].headers, "X-Error").value_or("").find("Poison"), std::string::npos);
+  EXPECT_EQ(consumer->stats().poison, 1u);
+}
+
+TEST_P(ConformanceTest, SlowHandlerKeepsMemoryBoundedByTheWindow) {
+  Config config = MakeConfig();
+  config.subscriber.window = 32;
+  config.subscriber.max_poll_records = 16;
+  const std::string topic = Topic("slow");
+  auto consumer = NewBus(config);
+  Gate gate;
+  std::atomic<int> handled{0};
+  ASSERT_TRUE(consumer
+                  ->Subscribe(topic,
+                              [&](const Record&, const Delivery& d) {
+                                if (!gate.Pass(d.cancel))
+                                  return Status(ErrorCode::kCancelled, "closing");
+                                ++handled;
+                                return Status();
+                              })
+                  .ok());
+  ASSERT_TRUE(consumer->Start().ok());
+  auto producer = NewBus(config);
+  constexpr int kTotal = 3000;
+  for (int i = 0; i < kTotal; ++i) {
+    Record r;
+    r.topic = topic;
+    r.key = "k" + std::to_string(i % 300);
+    r.payload = std::string(100, 'x');
+    ASSERT_TRUE(producer->Publish(std::move(r)).ok());
+  }
+  // Handlers are blocked: the consumer must stop fetching at the window.
+  ASSERT_TRUE(Eventually([&] {
+    return consumer->stats().pauses >= static_cast<uint64_t>(partitions());
+  })) << "never paused; in flight "
+      << consumer->stats().in_flight;
+  const int64_t bound =
+      (config.subscriber.window + config.subscriber.max_poll_records) * partitions();
+  EXPECT_LE(consumer->stats().in_flight, bound);
+  EXPECT_LT(consumer->stats().in_flight, kTotal) << "read everything despite backpressure";
+  gate.Open();
+  ASSERT_TRUE(Eventually([&] { return handled.load() == kTotal; }, 30s))
+      << "handled " << handled.load();
+  EXPECT_LE(consumer->stats().in_flight, bound);
+}
+
+TEST_P(ConformanceTest, RebalanceBetweenTwoConsumersLosesNothingAndKeepsOrder) {
+  Config config = MakeConfig();
+  const std::string topic = Topic("rebalance");
+  OrderLog log;
+  auto handler = [&](const Envelope& e, const Delivery&) {
+    log.Add(e.aggregate_id, e.event_version);
+    return Status();
+  };
+  auto producer = NewBus(config);
+  auto a = NewBus(config);
+  ASSERT_TRUE(a->SubscribeEnvelope(topic, handler).ok());
+  ASSERT_TRUE(a->Start().ok());
+  PublishOrdered(*producer, topic, 40, 10);
+  ASSERT_TRUE(log.WaitForUnique(100));
+  auto b = NewBus(config);  // joins the same group: partitions are split
+  ASSERT_TRUE(b->SubscribeEnvelope(topic, handler).ok());
+  ASSERT_TRUE(b->Start().ok());
+  PublishOrdered(*producer, topic, 40, 10, 11);
+  ASSERT_TRUE(log.WaitForUnique(800));
+  ASSERT_TRUE(a->Close().ok());  // b takes over every partition
+  PublishOrdered(*producer, topic, 40, 10, 21);
+  ASSERT_TRUE(log.WaitForUnique(1200)) << "handled " << log.unique() << " of 1200";
+  EXPECT_EQ(log.violations(), 0u);
+  EXPECT_GT(b->stats().handled, 0u);
+}
+
+TEST_P(ConformanceTest, CloseWithWorkInFlightCommitsOnlyWhatWasHandled) {
+  Config config = MakeConfig();
+  config.subscriber.workers = 2;
+  const std::string topic = Topic("inflight");
+  auto consumer = NewBus(config);
+  Gate gate;
+  Signal signal;
+  std::set<std::pair<int32_t, int64_t>> handled;
+  ASSERT_TRUE(consumer
+                  ->Subscribe(topic,
+                              [&](const Record& r, const Delivery& d) {
+                                if (r.payload == "block" && !gate.Pass(d.cancel)) {
+                                  return Status(ErrorCode::kCancelled, "closing");
+                                }
+                                signal.Update([&] { handled.insert({r.partition, r.offset}); });
+                                return Status();
+                              })
+                  .ok());
+  ASSERT_TRUE(consumer->Start().ok());
+  auto producer = NewBus(config);
+  for (int i = 0; i < 200; ++i) {
+    Record r;
+    r.topic = topic;
+    r.key = "k" + std::to_string(i % 20);
+    r.payload = (i % 20 == 0 && i >= 100) ? "block" : "ok";
+    ASSERT_TRUE(producer->Publish(std::move(r)).ok());
+  }
+  ASSERT_TRUE(signal.WaitUntil([&] { return handled.size() >= 100; }));
+  Result<CloseReport> report = consumer->Close(300ms);
+  ASSERT_TRUE(report.ok());
+  EXPECT_GT(report->abandoned, 0u) << report->ToString();
+  std::lock_guard<std::mutex> lock(signal.mutex());
+  for (int32_t p = 0; p < partitions(); ++p) {
+    const int64_t committed = CommittedOffset(config, topic, p);
+    // Every offset below the committed one was handled.
+    for (int64_t o = 0; o < committed; ++o) {
+      EXPECT_TRUE(handled.count({p, o}))
+          << "partition " << p << " offset " << o << " committed but never handled";
+    }
+  }
+}
+
+TEST_P(ConformanceTest, CloseIsIdempotentAndConcurrent) {
+  Config config = MakeConfig();
+  auto bus = NewBus(config);
+  ASSERT_TRUE(
+      bus->Subscribe(Topic("idem"), [](const Record&, const Delivery&) { return Status(); }).ok());
+  ASSERT_TRUE(bus->Start().ok());
+  Result<CloseReport> r1 = Status(ErrorCode::kInternal, "unset");
+  Result<CloseReport> r2 = Status(ErrorCode::kInternal, "unset");
+  std::thread t1([&] { r1 = bus->Close(); });
+  std::thread t2([&] { r2 = bus->Close(); });
+  t1.join();
+  t2.join();
+  Result<CloseReport> r3 = bus->Close();
+  ASSERT_TRUE(r1.ok() && r2.ok() && r3.ok());
+  EXPECT_EQ(r1->duration, r2->duration);
+  EXPECT_EQ(r1->duration, r3->duration);
+  EXPECT_EQ(r1->bus_threads_after_close, 0u);
+  EXPECT_EQ(bus->state(), BusState::kClosed);
+  EXPECT_EQ(bus->PublishEnvelope("x", NewEnvelope("a", "T", 1, "{}")).code(), ErrorCode::kClosed);
+}
+
+TEST_P(ConformanceTest, CloseFromAHandlerReturnsAnErrorInsteadOfDeadlocking) {
+  Config config = MakeConfig();
+  auto bus = NewBus(config);
+  Signal signal;
+  std::optional<Status> from_handler;
+  const std::string topic = Topic("selfclose");
+  ASSERT_TRUE(bus->Subscribe(topic,
+                             [&](const Record&, const Delivery&) {
+                               Result<CloseReport> r = bus->Close();
+                               signal.Update([&] { from_handler = r.status(); });
+                               return Status();
+                             })
+                  .ok());
+  ASSERT_TRUE(bus->Start().ok());
+  Record r;
+  r.topic = topic;
+  r.payload = "x";
+  ASSERT_TRUE(bus->Publish(r).ok());
+  ASSERT_TRUE(signal.WaitUntil([&] { return from_handler.has_value(); }));
+  EXPECT_EQ(from_handler->code(), ErrorCode::kWouldDeadlock);
+  EXPECT_TRUE(bus->Close().ok());
+}
+
+TEST_P(ConformanceTest, HandlerExceptionIsAFailureAndTheWorkerSurvives) {
+  Config config = MakeConfig();
+  config.subscriber.workers = 1;
+  auto bus = NewBus(config);
+  Signal signal;
+  std::vector<std::string> seen;
+  const std::string topic = Topic("throws");
+  ASSERT_TRUE(bus->Subscribe(topic,
+                             [&](const Record& r, const Delivery& d) -> Status {
+                               if (r.payload == "throw" && d.attempt == 1)
+                                 throw std::runtime_error("kaput");
+                               signal.Update([&] {
+                                 seen.push_back(r.payload + "#" + std::to_string(d.attempt));
+                               });
+                               return Status();
+                             })
+                  .ok());
+  ASSERT_TRUE(bus->Start().ok());
+  for (const char* p : {"throw", "next"}) {
+    Record r;
+    r.topic = topic;
+    r.key = "same";
+    r.payload = p;
+    ASSERT_TRUE(bus->Publish(r).ok());
+  }
+  ASSERT_TRUE(signal.WaitUntil([&] { return seen.size() == 2; }));
+  std::lock_guard<std::mutex> lock(signal.mutex());
+  EXPECT_EQ(seen, (std::vector<std::string>{"throw#2", "next#1"}));
+  EXPECT_EQ(bus->stats().failed, 1u);
+}
+
+TEST_P(ConformanceTest, SubscribingAfterStartResubscribes) {
+  Config config = MakeConfig();
+  auto bus = NewBus(config);
+  Signal signal;
+  int first = 0, second = 0;
+  const std::string t1 = Topic("first"), t2 = Topic("second");
+  ASSERT_TRUE(bus->Subscribe(t1,
+                             [&](const Record&, const Delivery&) {
+                               signal.Update([&] { ++first; });
+                               return Status();
+                             })
+                  .ok());
+  ASSERT_TRUE(bus->Start().ok());
+  ASSERT_TRUE(bus->Subscribe(t2,
+                             [&](const Record&, const Delivery&) {
+                               signal.Update([&] { ++second; });
+                               return Status();
+                             })
+                  .ok());
+  EXPECT_EQ(bus->Subscribe(t2, [](const Record&, const Delivery&) { return Status(); }).code(),
+            ErrorCode::kAlreadyExists);
+  auto producer = NewBus(config);
+  for (const std::string& t : {t1, t2}) {
+    Record r;
+    r.topic = t;
+    r.payload = "x";
+    ASSERT_TRUE(producer->Publish(r).ok());
+  }
+  ASSERT_TRUE(signal.WaitUntil([&] { return first == 1 && second == 1; }));
+}
+
+TEST_P(ConformanceTest, BusThreadsAreNamedRegisteredAndGoneAfterClose) {
+  Config config = MakeConfig();
+  config.subscriber.workers = 3;
+  auto bus = NewBus(config);
+  EXPECT_EQ(TakeCensus().CountForBus(bus->id()), 0u) << "a bus starts no thread before Start()";
+  ASSERT_TRUE(
+      bus->Subscribe(Topic("census"), [](const Record&, const Delivery&) { return Status(); })
+          .ok());
+  ASSERT_TRUE(bus->Start().ok());
+  Census census = TakeCensus();
+  size_t workers = 0;
+  for (const ThreadInfo& t : census.threads) {
+    if (t.bus_id != bus->id()) continue;
+    EXPECT_EQ(t.name.rfind("evb-", 0), 0u) << t.name;
+    EXPECT_LE(t.name.size(), 15u);
+    if (t.component == "worker-pool") ++workers;
+  }
+  EXPECT_EQ(workers, 3u);
+  EXPECT_GE(census.CountForBus(bus->id()), 5u);  // 3 workers, poll, timer (+ transport's own)
+  Result<CloseReport> report = bus->Close();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->bus_threads_after_close, 0u);
+  EXPECT_EQ(TakeCensus().CountForBus(bus->id()), 0u);
+}
+
+}  // namespace
+}  // namespace evbus::test

@@ -1,0 +1,116 @@
+// Shared by the tests: waiting on conditions with a deadline (never sleeping
+// to synchronise), the T1 thread-count check, and bus helpers.
+
+#ifndef EVBUS_TESTS_TEST_SUPPORT_H_
+#define EVBUS_TESTS_TEST_SUPPORT_H_
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "evbus/evbus.h"
+
+namespace evbus::test {
+
+using namespace std::chrono_literals;
+
+// A condition that test code waits on and handlers signal.
+class Signal {
+ public:
+  // Runs `change` under the lock, then wakes waiters.
+  void Update(const std::function<void()>& change) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      change();
+    }
+    cv_.notify_all();
+  }
+  void Notify() {
+    Update([] {});
+  }
+  // Waits until `pred` (checked under the lock) holds, or `timeout`.
+  bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, pred);
+  }
+  std::mutex& mutex() { return mu_; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+// For state with no event to wait on (bus statistics): re-checks `pred` every
+// millisecond until it holds or `timeout` passes.
+inline bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
+  std::mutex mu;
+  std::condition_variable never;
+  std::unique_lock<std::mutex> lock(mu);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    never.wait_for(lock, 1ms);
+  }
+  return true;
+}
+
+// A gate handlers block on until the test opens it (or the bus cancels).
+class Gate {
+ public:
+  void Open() {
+    signal_.Update([&] { open_ = true; });
+  }
+  // Returns false if the bus cancelled while waiting.
+  bool Pass(const CancelToken& cancel) {
+    for (;;) {
+      if (signal_.WaitUntil([&] { return open_; }, 5ms)) return true;
+      if (cancel.cancelled()) return false;
+    }
+  }
+
+ private:
+  Signal signal_;
+  bool open_ = false;
+};
+
+// T1: every fixture records the thread count before it creates a bus and
+// checks it right after the buses are closed, with no sleep in between.
+class BusTest : public ::testing::Test {
+ protected:
+  void SetUp() override { baseline_threads_ = CountProcessThreads(); }
+  void ExpectThreadsAtBaseline() {
+    EXPECT_EQ(CountProcessThreads(), baseline_threads_) << "threads left after close:\n"
+                                                        << TakeCensus().ToTable();
+  }
+  size_t baseline_threads_ = 0;
+};
+
+// A memory-transport config on a broker private to the calling test.
+inline Config MemoryConfig(const std::string& broker) {
+  Config c;
+  c.transport = TransportKind::kMemory;
+  c.memory.broker = broker;
+  c.memory.partitions = 4;
+  c.subscriber.workers = 4;
+  c.subscriber.commit_interval = 5ms;
+  c.subscriber.retry.initial_backoff = 1ms;
+  c.subscriber.retry.max_backoff = 5ms;
+  c.subscriber.retry.max_attempts = 3;
+  c.close_timeout = 10s;
+  return c;
+}
+
+inline std::string UniqueName(const std::string& prefix) {
+  static std::atomic<int> n{0};
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return prefix + "-" + (info ? info->name() : "x") + "-" + std::to_string(n++);
+}
+
+}  // namespace evbus::test
+
+#endif  // EVBUS_TESTS_TEST_SUPPORT_H_
