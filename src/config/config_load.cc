@@ -381,14 +381,17 @@ Status ParseYamlInto(std::string_view yaml, Config& config) {
 // infrastructure, not a bus; ApplyEnvOverrides ignores them (and any
 // EVBUS_TEST_* variable) rather than rejecting them as typos.
 constexpr std::string_view kNonConfigEnvNames[] = {
-    "EVBUS_KAFKA_BOOTSTRAP",        // test Kafka broker address
-    "EVBUS_KAFKA_PORT",             // test Kafka listener port
-    "EVBUS_KAFKA_CONTROLLER_PORT",  // test Kafka KRaft controller port
-    "EVBUS_KAFKA_DIR",              // test Kafka installation/data directory
-    "EVBUS_NATS_URL",               // test NATS server URL (the field is EVBUS_NATS_URLS)
-    "EVBUS_NATS_PORT",              // test NATS client port
-    "EVBUS_NATS_MONITOR_PORT",      // test NATS monitoring port
-    "EVBUS_NATS_DIR",               // test NATS installation/data directory
+    "EVBUS_KAFKA_BOOTSTRAP",           // test Kafka broker address
+    "EVBUS_KAFKA_PORT",                // test Kafka listener port
+    "EVBUS_KAFKA_CONTROLLER_PORT",     // test Kafka KRaft controller port
+    "EVBUS_KAFKA_DIR",                 // test Kafka installation/data directory
+    "EVBUS_KAFKA_START_TIMEOUT",       // scripts/kafka: seconds to wait for the broker
+    "EVBUS_KAFKA_AUTO_CREATE_TOPICS",  // scripts/kafka: broker auto.create.topics.enable
+    "EVBUS_NATS_URL",                  // test NATS server URL (the field is EVBUS_NATS_URLS)
+    "EVBUS_NATS_PORT",                 // test NATS client port
+    "EVBUS_NATS_MONITOR_PORT",         // test NATS monitoring port
+    "EVBUS_NATS_DIR",                  // test NATS installation/data directory
+    "EVBUS_NATS_START_TIMEOUT",        // scripts/nats: seconds to wait for the server
 };
 constexpr std::string_view kNonConfigEnvPrefix = "EVBUS_TEST_";
 
