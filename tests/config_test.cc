@@ -26,11 +26,7 @@ using config_internal::FormatScalar;
 using config_internal::Kind;
 using config_internal::StringMap;
 using config_internal::Value;
-using std::chrono::hours;
-using std::chrono::milliseconds;
-using std::chrono::minutes;
-using std::chrono::nanoseconds;
-using std::chrono::seconds;
+using namespace std::chrono_literals;
 
 // The number of members of aggregate T: the largest N for which T{a1..aN}
 // compiles with arguments that convert to anything.
@@ -159,8 +155,6 @@ std::string ValidateError(const std::function<void(Config&)>& change) {
   return s.ok() ? "" : s.message();
 }
 
-// ---------------------------------------------------------------- the table
-
 TEST(ConfigFields, TableCoversEveryConfigMember) {
   size_t top_level = 0;
   for (const Field& f : Fields()) top_level += f.path.find('.') == std::string_view::npos;
@@ -176,24 +170,15 @@ TEST(ConfigFields, TableCoversEveryConfigMember) {
   EXPECT_EQ(MemberCount<MetricsConfig>(), LeavesUnder("metrics."));
 }
 
-TEST(ConfigFields, PathsAndEnvNamesAreUniqueAndSectionsContiguous) {
-  std::set<std::string> paths, env_names, closed;
-  std::vector<std::string> open;  // sections enclosing the previous field
+// Sections must also be contiguous in the table; the format round trips below
+// would fail with a duplicate key if one were reopened.
+TEST(ConfigFields, PathsAndEnvNamesAreUnique) {
+  std::set<std::string> paths, env_names;
   for (const Field& f : Fields()) {
     EXPECT_TRUE(paths.insert(std::string(f.path)).second) << f.path;
     std::string env = config_internal::EnvName(f.path);
     EXPECT_TRUE(env_names.insert(env).second) << env;
     EXPECT_FALSE(config_internal::IsNonConfigEnvName(env)) << env;
-    std::vector<std::string> sections;
-    for (size_t dot = f.path.find('.'); dot != std::string_view::npos;
-         dot = f.path.find('.', dot + 1)) {
-      sections.emplace_back(f.path.substr(0, dot));
-    }
-    for (const std::string& s : open) {
-      if (std::find(sections.begin(), sections.end(), s) == sections.end()) closed.insert(s);
-    }
-    for (const std::string& s : sections) EXPECT_EQ(closed.count(s), 0u) << s << " reopened";
-    open = sections;
     if (f.kind == Kind::kInt) {
       EXPECT_GE(f.min, std::numeric_limits<int>::min()) << f.path;
       EXPECT_LE(f.max, std::numeric_limits<int>::max()) << f.path;
@@ -203,8 +188,6 @@ TEST(ConfigFields, PathsAndEnvNamesAreUniqueAndSectionsContiguous) {
   EXPECT_EQ(config_internal::EnvName("subscriber.retry.max_attempts"),
             "EVBUS_SUBSCRIBER_RETRY_MAX_ATTEMPTS");
 }
-
-// ---------------------------------------------------------------- loading
 
 TEST(ConfigLoad, EveryFieldLoadsFromYamlAndFormatsBack) {
   for (const Field& f : Fields()) {
@@ -299,25 +282,26 @@ TEST(ConfigLoad, WrongTypesNameThePathAndValue) {
 
 TEST(ConfigLoad, DurationForms) {
   const Field& f = *config_internal::FindField("close_timeout");
-  auto parse = [&](std::string_view text) -> std::optional<nanoseconds> {
+  auto parse = [&](std::string_view text) -> std::optional<Duration> {
     Result<Value> v = config_internal::ParseScalar(f, text);
-    if (!v.ok()) return std::nullopt;
-    return nanoseconds(std::get<int64_t>(*v));
+    return v.ok() ? std::optional(Duration(std::get<int64_t>(*v))) : std::nullopt;
   };
-  EXPECT_EQ(parse("250ms"), milliseconds(250));
-  EXPECT_EQ(parse("5s"), seconds(5));
-  EXPECT_EQ(parse("1m30s"), seconds(90));
-  EXPECT_EQ(parse("1.5h"), minutes(90));
-  EXPECT_EQ(parse("10us"), nanoseconds(10'000));
-  EXPECT_EQ(parse("2\xc2\xb5s"), nanoseconds(2'000));
-  EXPECT_EQ(parse("100ns"), nanoseconds(100));
-  EXPECT_EQ(parse("250"), milliseconds(250));  // bare integer = milliseconds
-  EXPECT_EQ(parse("0"), nanoseconds(0));
-  EXPECT_EQ(parse(".5s"), milliseconds(500));
-  EXPECT_EQ(parse("1s500ms"), milliseconds(1500));
-  EXPECT_EQ(parse("1h2m3s4ms5us6ns"),
-            hours(1) + minutes(2) + seconds(3) + milliseconds(4) + nanoseconds(5'006));
-  EXPECT_EQ(parse("-5s"), seconds(-5));
+  // A bare integer is milliseconds.
+  const std::pair<std::string_view, Duration> good[] = {
+      {"250ms", 250ms},
+      {"5s", 5s},
+      {"1m30s", 90s},
+      {"1.5h", 90min},
+      {"10us", 10us},
+      {"2\xc2\xb5s", 2us},
+      {"100ns", 100ns},
+      {"0", 0s},
+      {".5s", 500ms},
+      {"-5s", -5s},
+      {"250", 250ms},
+      {"1s500ms", 1500ms},
+      {"1h2m3s4ms5us6ns", 1h + 2min + 3s + 4ms + 5us + 6ns}};
+  for (auto [text, want] : good) EXPECT_EQ(parse(text), want) << text;
   for (std::string_view bad :
        {"", "abc", "s", "1.5", "1m30", "5S", "1..5s", "--5s", "5 s", "5s!"}) {
     EXPECT_EQ(parse(bad), std::nullopt) << bad;
@@ -335,17 +319,11 @@ TEST(ConfigLoad, ByteSizeForms) {
     Result<Value> v = config_internal::ParseScalar(f, text);
     return v.ok() ? std::optional(std::get<int64_t>(*v)) : std::nullopt;
   };
-  EXPECT_EQ(parse("64MiB"), 64 << 20);
-  EXPECT_EQ(parse("512KiB"), 512 << 10);
-  EXPECT_EQ(parse("1GiB"), 1 << 30);
-  EXPECT_EQ(parse("1TiB"), int64_t{1} << 40);
-  EXPECT_EQ(parse("1GB"), 1'000'000'000);
-  EXPECT_EQ(parse("10MB"), 10'000'000);
-  EXPECT_EQ(parse("1KB"), 1000);
-  EXPECT_EQ(parse("1kib"), 1024);
-  EXPECT_EQ(parse("2 MiB"), 2 << 20);
-  EXPECT_EQ(parse("1024"), 1024);
-  EXPECT_EQ(parse("1024B"), 1024);
+  const std::pair<std::string_view, int64_t> good[] = {
+      {"64MiB", 64 << 20},    {"512KiB", 512 << 10}, {"1GiB", 1 << 30}, {"1TiB", 1LL << 40},
+      {"1GB", 1'000'000'000}, {"10MB", 10'000'000},  {"1KB", 1000},     {"1kib", 1024},
+      {"2 MiB", 2 << 20},     {"1024", 1024},        {"1024B", 1024}};
+  for (auto [text, want] : good) EXPECT_EQ(parse(text), want) << text;
   for (std::string_view bad : {"", "MiB", "1.5GiB", "10XB", "1iB", "1KiBs", "-", "1 2"}) {
     EXPECT_EQ(parse(bad), std::nullopt) << bad;
   }
@@ -390,15 +368,11 @@ TEST(ConfigLoad, MalformedInputNeverThrows) {
   EXPECT_EQ(LoadError(deep), "YAML error at line 1, column 1: nested too deeply");
 }
 
-TEST(ConfigLoad, ListsAndProperties) {
-  Result<Config> c = LoadConfigString(
-      "kafka:\n  brokers: localhost:9092\n  properties:\n    fetch.wait.max.ms: 50\n"
-      "    socket.keepalive.enable: true\nnats:\n  urls:\n");
+TEST(ConfigLoad, ListShorthandAndPropertyValues) {
+  Result<Config> c = LoadConfigString("kafka:\n  brokers: a:1\n  properties: {x.y: true}\n");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->kafka.brokers, std::vector<std::string>{"localhost:9092"});
-  EXPECT_EQ(c->kafka.properties,
-            (StringMap{{"fetch.wait.max.ms", "50"}, {"socket.keepalive.enable", "true"}}));
-  EXPECT_TRUE(c->nats.urls.empty());
+  EXPECT_EQ(c->kafka.brokers, std::vector<std::string>{"a:1"});  // one string = a list of one
+  EXPECT_EQ(c->kafka.properties, (StringMap{{"x.y", "true"}}));
   EXPECT_EQ(LoadError("kafka:\n  properties:\n    a: {b: c}\n"),
             "kafka.properties.a: expected a string, got a mapping");
 }
@@ -425,12 +399,8 @@ TEST(ConfigLoad, ExampleFileLoads) {
   EXPECT_EQ(c->subscriber.memory_budget, 64 << 20);
 }
 
-// ---------------------------------------------------------------- validation
-
 TEST(ConfigValidate, RangeMessages) {
-  EXPECT_EQ(ValidateError([](Config& c) { c.subscriber.window = 0; }),
-            "subscriber.window: 0 is out of range [1, 1000000]");
-  EXPECT_EQ(ValidateError([](Config& c) { c.subscriber.retry.initial_backoff = hours(2); }),
+  EXPECT_EQ(ValidateError([](Config& c) { c.subscriber.retry.initial_backoff = 2h; }),
             "subscriber.retry.initial_backoff: 2h is out of range [0s, 1h]");
   EXPECT_EQ(ValidateError([](Config& c) { c.subscriber.memory_budget = 1024; }),
             "subscriber.memory_budget: 1KiB is out of range [64KiB, 64GiB]");
@@ -443,66 +413,56 @@ TEST(ConfigValidate, RangeMessages) {
 }
 
 TEST(ConfigValidate, CrossFieldRules) {
-  struct Case {
-    std::function<void(Config&)> change;
-    std::string error;  // "" = valid
-  };
-  const Case cases[] = {
-      {[](Config& c) { c.transport = TransportKind::kKafka; },
-       "kafka.brokers: required when transport is kafka"},
-      {[](Config& c) {
-         c.kafka.brokers = {"a:9092", "[::1]:9093"};
-       },
-       ""},
-      {[](Config& c) { c.kafka.brokers = {"localhost"}; },
-       "kafka.brokers[0]: \"localhost\" is not host:port"},
-      {[](Config& c) {
-         c.kafka.brokers = {"a:1", "b:70000"};
-       },
-       "kafka.brokers[1]: \"b:70000\" has an invalid port (expected 1..65535)"},
-      {[](Config& c) { c.kafka.brokers = {"::1:9092"}; },
-       "kafka.brokers[0]: \"::1:9092\" is not host:port (write an IPv6 host as [addr]:port)"},
-      {[](Config& c) { c.transport = TransportKind::kNats; },
-       "nats.urls: required when transport is nats"},
-      {[](Config& c) {
-         c.nats.urls = {"nats://a:4222", "tls://b", "ws://c", "wss://d"};
-       },
-       ""},
-      {[](Config& c) { c.nats.urls = {"http://a:4222"}; },
-       "nats.urls[0]: \"http://a:4222\" must start with nats://, tls://, ws:// or wss:// and "
-       "name a host"},
-      {[](Config& c) { c.kafka.acks = "1"; },
-       "kafka.producer.acks: \"1\" must be all when kafka.producer.idempotent is true"},
-      {[](Config& c) { c.kafka.acks = "1", c.kafka.idempotent = false; }, ""},
-      {[](Config& c) { c.kafka.heartbeat_interval = seconds(10); },
-       "kafka.consumer.heartbeat_interval: 10s must be less than kafka.consumer.session_timeout "
-       "(10s)"},
-      {[](Config& c) { c.kafka.max_poll_interval = seconds(5); },
-       "kafka.consumer.max_poll_interval: 5s must be at least kafka.consumer.session_timeout "
-       "(10s)"},
-      {[](Config& c) { c.kafka.security_protocol = "sasl_ssl"; },
-       "kafka.sasl_mechanism: required when kafka.security_protocol is sasl_ssl"},
-      {[](Config& c) { c.subscriber.retry.max_backoff = milliseconds(50); },
-       "subscriber.retry.max_backoff: 50ms is less than subscriber.retry.initial_backoff (100ms)"},
-      {[](Config& c) { c.metrics.listen = "localhost"; },
-       "metrics.listen: \"localhost\" is not host:port"},
-      {[](Config& c) { c.metrics.listen = "127.0.0.1:0"; }, ""},
-      {[](Config& c) { c.subscriber.dead_letter_suffix = ""; },
-       "subscriber.dead_letter_suffix: must not be empty"},
-      {[](Config& c) { c.service_name = ""; }, "service_name: must not be empty"},
-      {[](Config& c) { c.service_name = std::string(255, 's'); }, ""},
-      {[](Config& c) { c.service_name = std::string(256, 's'); },
-       "service_name: is 256 bytes long, the maximum is 255"},
-      {[](Config& c) { c.service_name = std::string("a\0b", 3); },
-       "service_name: contains a NUL byte"},
-      {[](Config& c) { c.kafka.brokers = {std::string("a:1\0", 4)}; },
-       "kafka.brokers[0]: contains a NUL byte"},
-  };
-  for (const Case& c : cases) EXPECT_EQ(ValidateError(c.change), c.error);
+  EXPECT_EQ(ValidateError([](Config& c) { c.transport = TransportKind::kKafka; }),
+            "kafka.brokers: required when transport is kafka");
+  EXPECT_EQ(ValidateError([](Config& c) { c.kafka.brokers = {"a:9092", "[::1]:9093"}; }), "");
+  EXPECT_EQ(ValidateError([](Config& c) { c.kafka.brokers = {"localhost"}; }),
+            "kafka.brokers[0]: \"localhost\" is not host:port");
+  EXPECT_EQ(ValidateError([](Config& c) {
+              c.kafka.brokers = {"a:1", "b:70000"};
+            }),
+            "kafka.brokers[1]: \"b:70000\" has an invalid port (expected 1..65535)");
+  EXPECT_EQ(ValidateError([](Config& c) { c.kafka.brokers = {"::1:9092"}; }),
+            "kafka.brokers[0]: \"::1:9092\" is not host:port (write an IPv6 host as [addr]:port)");
+  EXPECT_EQ(ValidateError([](Config& c) { c.transport = TransportKind::kNats; }),
+            "nats.urls: required when transport is nats");
+  EXPECT_EQ(ValidateError([](Config& c) {
+              c.nats.urls = {"nats://a", "tls://b", "ws://c", "wss://d"};
+            }),
+            "");
+  EXPECT_EQ(ValidateError([](Config& c) { c.nats.urls = {"http://a:4222"}; }),
+            "nats.urls[0]: \"http://a:4222\" must start with nats://, tls://, ws:// or wss:// and "
+            "name a host");
+  EXPECT_EQ(ValidateError([](Config& c) { c.kafka.acks = "1"; }),
+            "kafka.producer.acks: \"1\" must be all when kafka.producer.idempotent is true");
+  EXPECT_EQ(ValidateError([](Config& c) { c.kafka.acks = "1", c.kafka.idempotent = false; }), "");
+  EXPECT_EQ(ValidateError([](Config& c) { c.kafka.heartbeat_interval = 10s; }),
+            "kafka.consumer.heartbeat_interval: 10s must be less than "
+            "kafka.consumer.session_timeout (10s)");
+  EXPECT_EQ(
+      ValidateError([](Config& c) { c.kafka.max_poll_interval = 5s; }),
+      "kafka.consumer.max_poll_interval: 5s must be at least kafka.consumer.session_timeout (10s)");
+  EXPECT_EQ(ValidateError([](Config& c) { c.kafka.security_protocol = "sasl_ssl"; }),
+            "kafka.sasl_mechanism: required when kafka.security_protocol is sasl_ssl");
+  EXPECT_EQ(
+      ValidateError([](Config& c) { c.subscriber.retry.max_backoff = 50ms; }),
+      "subscriber.retry.max_backoff: 50ms is less than subscriber.retry.initial_backoff (100ms)");
+  EXPECT_EQ(ValidateError([](Config& c) { c.metrics.listen = "localhost"; }),
+            "metrics.listen: \"localhost\" is not host:port");
+  EXPECT_EQ(ValidateError([](Config& c) { c.metrics.listen = "127.0.0.1:0"; }), "");
+  EXPECT_EQ(ValidateError([](Config& c) { c.subscriber.dead_letter_suffix = ""; }),
+            "subscriber.dead_letter_suffix: must not be empty");
+  EXPECT_EQ(ValidateError([](Config& c) { c.service_name = ""; }),
+            "service_name: must not be empty");
+  EXPECT_EQ(ValidateError([](Config& c) { c.service_name = std::string(255, 's'); }), "");
+  EXPECT_EQ(ValidateError([](Config& c) { c.service_name = std::string(256, 's'); }),
+            "service_name: is 256 bytes long, the maximum is 255");
+  EXPECT_EQ(ValidateError([](Config& c) { c.service_name = std::string("a\0b", 3); }),
+            "service_name: contains a NUL byte");
+  EXPECT_EQ(ValidateError([](Config& c) { c.kafka.brokers = {std::string("a:1\0", 4)}; }),
+            "kafka.brokers[0]: contains a NUL byte");
   EXPECT_EQ(LoadError("service_name: \"a\\0b\"\n"), "service_name: contains a NUL byte");
 }
-
-// ---------------------------------------------------------------- environment
 
 TEST(ConfigEnv, EveryFieldHasAnOverride) {
   for (const Field& f : Fields()) {
@@ -550,14 +510,12 @@ TEST(ConfigEnv, NonConfigVariablesAreIgnored) {
 }
 
 TEST(ConfigEnv, ListsAndPropertiesAreCommaSeparated) {
-  Config c;
+  Config c;  // empty items are skipped; spaces around items and '=' trimmed
   ASSERT_TRUE(config_internal::ApplyEnvOverrides(
-                  c, {{"EVBUS_KAFKA_BROKERS", "a:1, b:2,"},
-                      {"EVBUS_KAFKA_PROPERTIES", "fetch.wait.max.ms=50, client.rack = r1"},
-                      {"EVBUS_NATS_URLS", ""}})
+                  c, {{"EVBUS_KAFKA_BROKERS", " a:1,,b:2,"}, {"EVBUS_KAFKA_PROPERTIES", "x = 1"}})
                   .ok());
   EXPECT_EQ(c.kafka.brokers, (std::vector<std::string>{"a:1", "b:2"}));
-  EXPECT_EQ(c.kafka.properties, (StringMap{{"client.rack", "r1"}, {"fetch.wait.max.ms", "50"}}));
+  EXPECT_EQ(c.kafka.properties, (StringMap{{"x", "1"}}));
 }
 
 // Sets an environment variable for one scope, restoring the old value after.
@@ -567,10 +525,7 @@ class ScopedEnv {
     if (const char* old = std::getenv(name)) old_ = old;
     setenv(name, value, 1);
   }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    if (!old_) unsetenv(name_);
-  }
+  ~ScopedEnv() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
 
  private:
   const char* name_;
@@ -588,8 +543,6 @@ TEST(ConfigEnv, ReadsTheProcessEnvironment) {
   ScopedEnv typo("EVBUS_SUBSCRIBER_WINDOWZ", "5");
   EXPECT_TRUE(StartsWith(ApplyEnvOverrides(c).message(), "EVBUS_SUBSCRIBER_WINDOWZ: unknown"));
 }
-
-// ---------------------------------------------------------------- formatting
 
 TEST(ConfigFormat, OutputLoadsBackToAnEqualConfig) {
   Config c;  // every field changed, then made consistent again
@@ -641,14 +594,10 @@ TEST(ConfigFormat, SecretsAreRedacted) {
 TEST(ConfigFormat, DurationsAndSizesUseTheLoaderForms) {
   using config_internal::FormatBytes;
   using config_internal::FormatDuration;
-  EXPECT_EQ(FormatDuration(milliseconds(100)), "100ms");
-  EXPECT_EQ(FormatDuration(seconds(30)), "30s");
-  EXPECT_EQ(FormatDuration(minutes(2)), "2m");
-  EXPECT_EQ(FormatDuration(hours(24)), "24h");
-  EXPECT_EQ(FormatDuration(seconds(90)), "1m30s");
-  EXPECT_EQ(FormatDuration(milliseconds(1500)), "1s500ms");
-  EXPECT_EQ(FormatDuration(nanoseconds(0)), "0s");
-  EXPECT_EQ(FormatDuration(seconds(-5)), "-5s");
+  const std::pair<Duration, std::string_view> durations[] = {
+      {100ms, "100ms"}, {30s, "30s"},        {2min, "2m"}, {24h, "24h"},
+      {90s, "1m30s"},   {1500ms, "1s500ms"}, {0s, "0s"},   {-5s, "-5s"}};
+  for (auto [d, text] : durations) EXPECT_EQ(FormatDuration(d), text);
   EXPECT_EQ(FormatDuration(Duration::min()), "-2562047h47m16s854ms775us808ns");
   EXPECT_EQ(FormatBytes(int64_t{1} << 30), "1GiB");
   EXPECT_EQ(FormatBytes(64 << 20), "64MiB");

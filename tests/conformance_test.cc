@@ -70,10 +70,10 @@ void PublishOrdered(EventBus& bus, const std::string& topic, int keys, int versi
 TEST_P(ConformanceTest, PerKeyOrderHoldsWhileKeysRunInParallel) {
   Config config = MakeConfig();
   config.subscriber.workers = 8;
-  auto consumer = NewBus(config);
   OrderLog log;
   std::atomic<int> running{0};
   std::atomic<int> max_running{0};
+  auto consumer = NewBus(config);
   const std::string topic = Topic("orders");
   ASSERT_TRUE(consumer
                   ->SubscribeEnvelope(topic,
@@ -107,12 +107,12 @@ TEST_P(ConformanceTest, NothingIsLostAcrossAConsumerRestart) {
   Config config = MakeConfig();
   config.subscriber.window = 64;
   const std::string topic = Topic("restart");
-  auto producer = NewBus(config);
   OrderLog log;
   auto handler = [&](const Envelope& e, const Delivery&) {
     log.Add(e.aggregate_id, e.event_version);
     return Status();
   };
+  auto producer = NewBus(config);
   constexpr int kKeys = 50, kVersions = 40, kTotal = kKeys * kVersions;
   {
     auto first = NewBus(config);
@@ -137,11 +137,12 @@ TEST_P(ConformanceTest, NothingIsLostAcrossAConsumerRestart) {
 TEST_P(ConformanceTest, FailingMessageIsRetriedThenDeadLetteredWithHeaders) {
   Config config = MakeConfig();
   const std::string topic = Topic("retry");
-  auto consumer = NewBus(config);
   Signal signal;
   std::map<int64_t, int> attempts_by_version;
   std::vector<int64_t> handled_bad;
   int handled_good = 0;
+  std::vector<Record> dead;
+  auto consumer = NewBus(config);
   ASSERT_TRUE(consumer
                   ->SubscribeEnvelope(topic,
                                       [&](const Envelope& e, const Delivery& d) {
@@ -161,7 +162,6 @@ TEST_P(ConformanceTest, FailingMessageIsRetriedThenDeadLetteredWithHeaders) {
                                         return result;
                                       })
                   .ok());
-  std::vector<Record> dead;
   auto dlq_reader = NewBus(config);
   ASSERT_TRUE(dlq_reader
                   ->Subscribe(topic + ".dlq",
@@ -204,10 +204,10 @@ TEST_P(ConformanceTest, FailingMessageIsRetriedThenDeadLetteredWithHeaders) {
 TEST_P(ConformanceTest, PoisonIsDeadLetteredAtOnceAndThePartitionContinues) {
   Config config = MakeConfig();
   const std::string topic = Topic("poison");
-  auto consumer = NewBus(config);
   Signal signal;
   std::vector<int64_t> handled;
   std::vector<Record> dead;
+  auto consumer = NewBus(config);
   ASSERT_TRUE(consumer
                   ->SubscribeEnvelope(topic,
                                       [&](const Envelope& e, const Delivery&) {
@@ -247,9 +247,9 @@ TEST_P(ConformanceTest, SlowHandlerKeepsMemoryBoundedByTheWindow) {
   config.subscriber.window = 32;
   config.subscriber.max_poll_records = 16;
   const std::string topic = Topic("slow");
-  auto consumer = NewBus(config);
   Gate gate;
   std::atomic<int> handled{0};
+  auto consumer = NewBus(config);
   ASSERT_TRUE(consumer
                   ->Subscribe(topic,
                               [&](const Record&, const Delivery& d) {
@@ -314,10 +314,10 @@ TEST_P(ConformanceTest, CloseWithWorkInFlightCommitsOnlyWhatWasHandled) {
   Config config = MakeConfig();
   config.subscriber.workers = 2;
   const std::string topic = Topic("inflight");
-  auto consumer = NewBus(config);
   Gate gate;
   Signal signal;
   std::set<std::pair<int32_t, int64_t>> handled;
+  auto consumer = NewBus(config);
   ASSERT_TRUE(consumer
                   ->Subscribe(topic,
                               [&](const Record& r, const Delivery& d) {
@@ -375,9 +375,9 @@ TEST_P(ConformanceTest, CloseIsIdempotentAndConcurrent) {
 
 TEST_P(ConformanceTest, CloseFromAHandlerReturnsAnErrorInsteadOfDeadlocking) {
   Config config = MakeConfig();
-  auto bus = NewBus(config);
   Signal signal;
   std::optional<Status> from_handler;
+  auto bus = NewBus(config);
   const std::string topic = Topic("selfclose");
   ASSERT_TRUE(bus->Subscribe(topic,
                              [&](const Record&, const Delivery&) {
@@ -399,9 +399,9 @@ TEST_P(ConformanceTest, CloseFromAHandlerReturnsAnErrorInsteadOfDeadlocking) {
 TEST_P(ConformanceTest, HandlerExceptionIsAFailureAndTheWorkerSurvives) {
   Config config = MakeConfig();
   config.subscriber.workers = 1;
-  auto bus = NewBus(config);
   Signal signal;
   std::vector<std::string> seen;
+  auto bus = NewBus(config);
   const std::string topic = Topic("throws");
   ASSERT_TRUE(bus->Subscribe(topic,
                              [&](const Record& r, const Delivery& d) -> Status {
@@ -429,9 +429,9 @@ TEST_P(ConformanceTest, HandlerExceptionIsAFailureAndTheWorkerSurvives) {
 
 TEST_P(ConformanceTest, SubscribingAfterStartResubscribes) {
   Config config = MakeConfig();
-  auto bus = NewBus(config);
   Signal signal;
   int first = 0, second = 0;
+  auto bus = NewBus(config);
   const std::string t1 = Topic("first"), t2 = Topic("second");
   ASSERT_TRUE(bus->Subscribe(t1,
                              [&](const Record&, const Delivery&) {
