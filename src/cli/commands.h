@@ -19,6 +19,7 @@ using Action = std::function<int()>;
 void RegisterEnvelope(CLI::App& app, Action& run);
 void RegisterConfig(CLI::App& app, Action& run);
 void RegisterDemo(CLI::App& app, Action& run);
+void RegisterBench(CLI::App& app, Action& run);
 
 }  // namespace evbus::cli
 

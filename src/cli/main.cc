@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   evbus::cli::RegisterEnvelope(app, run);
   evbus::cli::RegisterConfig(app, run);
   evbus::cli::RegisterDemo(app, run);
+  evbus::cli::RegisterBench(app, run);
 
   try {
     app.parse(argc, argv);

@@ -227,7 +227,7 @@ Status DecodeInto(od::object& obj, PayloadFormat format, Envelope& e) {
 
 }  // namespace
 
-Result<Envelope> DecodeEnvelope(std::string_view json, PayloadFormat format) {
+Status DecodeEnvelopeInto(std::string_view json, Envelope& e, PayloadFormat format) {
   // simdjson reads up to SIMDJSON_PADDING bytes past the end; records from a
   // broker have no such slack, so copy into a per-thread padded buffer.
   thread_local od::parser parser;
@@ -248,16 +248,28 @@ Result<Envelope> DecodeEnvelope(std::string_view json, PayloadFormat format) {
                       ? std::string("not a JSON object")
                       : std::string("not a valid JSON envelope: ") + simdjson::error_message(err));
   }
-  Envelope e;
+  // Reset every field, keeping string capacity.
+  e.event_id.clear();
+  e.aggregate_id.clear();
+  e.event_type.clear();
   e.event_version = 0;  // "missing" must not look valid
+  e.timestamp = Timestamp{};
+  e.trace_id.clear();
+  e.correlation_id.clear();
+  e.tenant_id = 0;
+  e.payload.clear();
   if (Status s = DecodeInto(obj, format, e); !s.ok()) return s;
   const char* rest = nullptr;
   if (doc.current_location().get(rest) == simdjson::SUCCESS) {
     return Poison("trailing content after the envelope object");
   }
-  if (Status s = codec::ValidateFields(e); !s.ok()) {
-    return Poison(s.message());
-  }
+  if (Status s = codec::ValidateFields(e); !s.ok()) return Poison(s.message());
+  return Status();
+}
+
+Result<Envelope> DecodeEnvelope(std::string_view json, PayloadFormat format) {
+  Envelope e;
+  if (Status s = DecodeEnvelopeInto(json, e, format); !s.ok()) return s;
   return e;
 }
 

@@ -78,7 +78,7 @@ void ConsumerLoop::OnReleased(const InFlight& m, int left) {
 }
 
 void ConsumerLoop::Run() {
-  std::vector<Record> records;
+  std::vector<transport::RecordPtr> records;
   records.reserve(static_cast<size_t>(config_.max_poll_records));
   auto next_commit = transport::Clock::now() + config_.commit_interval;
   const auto poll_timeout =
@@ -134,11 +134,12 @@ void ConsumerLoop::Run() {
   finish_report_.partitions_committed = close_commits_;
 }
 
-void ConsumerLoop::Route(std::vector<Record>& records) {
+void ConsumerLoop::Route(std::vector<transport::RecordPtr>& records) {
   std::vector<std::pair<uint32_t, InFlight*>> batch;
   batch.reserve(records.size());
   const auto now = transport::Clock::now();
-  for (Record& r : records) {
+  for (transport::RecordPtr& ptr : records) {
+    const Record& r = *ptr;
     auto pit = partitions_.find(transport::TopicPartition{r.topic, r.partition});
     if (pit == partitions_.end()) continue;  // not assigned (revoked meanwhile): never tracked
     auto sit = subs_.find(r.topic);
@@ -159,8 +160,8 @@ void ConsumerLoop::Route(std::vector<Record>& records) {
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
     counters_.in_flight_bytes.fetch_add(m->bytes, std::memory_order_relaxed);
     m->subscription = sit->second;
-    m->record = std::move(r);
-    batch.emplace_back(dispatcher_.LaneFor(*m->subscription, m->record), m);
+    m->record = std::move(ptr);
+    batch.emplace_back(dispatcher_.LaneFor(*m->subscription, *m->record), m);
   }
   dispatcher_.Enqueue(batch);
 }

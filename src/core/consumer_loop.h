@@ -62,7 +62,7 @@ class ConsumerLoop final : public transport::RebalanceListener {
 
  private:
   void Run();
-  void Route(std::vector<Record>& records);
+  void Route(std::vector<transport::RecordPtr>& records);
   void ApplyBackpressure();
   uint64_t CommitFrontier(bool synchronous);
   bool CommitOne(PartitionState& p, bool synchronous);

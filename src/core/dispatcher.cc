@@ -1,5 +1,6 @@
 #include "core/dispatcher.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <functional>
@@ -65,25 +66,33 @@ uint32_t Dispatcher::LaneFor(const Subscription& sub, const Record& record) {
 void Dispatcher::WorkerMain() {
   tls_worker_bus = ctx_.bus_tag;
   std::vector<LaneScheduler::Taken> taken;
-  while (scheduler_.Take(taken, 16)) {
-    for (const LaneScheduler::Taken& t : taken) RunLane(t);
+  TurnResult turn;
+  while (scheduler_.Take(taken, 32)) {
+    for (const LaneScheduler::Taken& t : taken) RunLane(t, turn);
     taken.clear();
+    // Settle before giving lanes back, so Close never sees a quiet scheduler
+    // while settled work is still missing from the frontier.
+    SettleAll(turn.settled);
+    scheduler_.ReturnCompleted(turn.completed_lanes, turn.dropped);
+    turn.completed_lanes.clear();
+    ReleaseAll(turn.dropped);
   }
   tls_worker_bus = nullptr;
 }
 
-void Dispatcher::RunLane(const LaneScheduler::Taken& taken) {
+void Dispatcher::RunLane(const LaneScheduler::Taken& taken, TurnResult& turn) {
   std::vector<InFlight*> dropped;
   InFlight* m = taken.head;
   while (m != nullptr) {
     InFlight* next = m->next;
     if (m->partition->abandoned()) {  // revoked: its messages are not ours to run
       m->next = nullptr;
-      dropped.push_back(m);
+      turn.dropped.push_back(m);
       m = next;
       continue;
     }
     if (ctx_.cancel->cancelled()) {  // close passed its drain deadline: park the rest
+      SettleAll(turn.settled);
       scheduler_.Return(taken.lane, m, taken.tail, /*wait=*/true, dropped);
       ReleaseAll(dropped);
       return;
@@ -91,11 +100,13 @@ void Dispatcher::RunLane(const LaneScheduler::Taken& taken) {
     const Outcome outcome = Invoke(*m);
     if (outcome == Outcome::kSettled) {
       m->next = nullptr;
-      Release(m, /*settled=*/true);
+      turn.settled.push_back(m);
       m = next;
       continue;
     }
-    // The lane waits: m and everything after it go back, in order.
+    // The lane waits: m and everything after it go back, in order. Settle
+    // what ran before it first (a dead-letter publish may complete inline).
+    SettleAll(turn.settled);
     scheduler_.Return(taken.lane, m, taken.tail, /*wait=*/true, dropped);
     ReleaseAll(dropped);
     if (outcome == Outcome::kRetry) {
@@ -107,8 +118,33 @@ void Dispatcher::RunLane(const LaneScheduler::Taken& taken) {
     }
     return;
   }
-  scheduler_.Return(taken.lane, nullptr, nullptr, /*wait=*/false, dropped);
-  ReleaseAll(dropped);
+  turn.completed_lanes.push_back(taken.lane);
+}
+
+void Dispatcher::SettleAll(std::vector<InFlight*>& settled) {
+  if (settled.empty()) return;
+  // One frontier lock per partition for the whole turn.
+  std::stable_sort(settled.begin(), settled.end(), [](const InFlight* a, const InFlight* b) {
+    return a->partition.get() < b->partition.get();
+  });
+  int64_t bytes = 0;
+  for (const InFlight* m : settled) bytes += m->bytes;
+  ctx_.counters->in_flight.fetch_sub(static_cast<int64_t>(settled.size()),
+                                     std::memory_order_relaxed);
+  ctx_.counters->in_flight_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  std::vector<uint64_t> seqs;
+  for (size_t i = 0; i < settled.size();) {
+    PartitionState* p = settled[i]->partition.get();
+    seqs.clear();
+    size_t j = i;
+    for (; j < settled.size() && settled[j]->partition.get() == p; ++j)
+      seqs.push_back(settled[j]->seq);
+    const int left = p->SettleMany(seqs.data(), seqs.size());
+    if (ctx_.on_released) ctx_.on_released(*settled[j - 1], left);
+    i = j;
+  }
+  for (InFlight* m : settled) delete m;
+  settled.clear();
 }
 
 Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
@@ -117,18 +153,20 @@ Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
   Status status;
   try {
     if (sub.envelope_handler) {
-      Result<Envelope> envelope = DecodeEnvelope(m.record.payload, ctx_.payload_format);
-      if (!envelope.ok()) {  // poison: dead-letter at once, never retried
+      // One envelope per worker, reused: decoding allocates nothing once warm.
+      thread_local Envelope envelope;
+      if (Status decoded = DecodeEnvelopeInto(m.record->payload, envelope, ctx_.payload_format);
+          !decoded.ok()) {  // poison: dead-letter at once, never retried
         ctx_.counters->poison.fetch_add(1, std::memory_order_relaxed);
-        m.last_error = envelope.status().ToString();
+        m.last_error = decoded.ToString();
         m.dead_letter = true;
         return Outcome::kDeadLetter;
       }
       ++m.attempts;
-      status = sub.envelope_handler(*envelope, Delivery{m.record, m.attempts, *ctx_.cancel});
+      status = sub.envelope_handler(envelope, Delivery{*m.record, m.attempts, *ctx_.cancel});
     } else {
       ++m.attempts;
-      status = sub.record_handler(m.record, Delivery{m.record, m.attempts, *ctx_.cancel});
+      status = sub.record_handler(*m.record, Delivery{*m.record, m.attempts, *ctx_.cancel});
     }
   } catch (const std::exception& e) {
     status = HandlerThrew(e.what());
@@ -166,12 +204,12 @@ std::chrono::nanoseconds Dispatcher::Backoff(const RetryPolicy& policy, int atte
 void Dispatcher::PublishDeadLetter(uint32_t lane, InFlight& m) {
   Record dlq;
   dlq.topic = m.subscription->dead_letter_topic;
-  dlq.key = m.record.key;
-  dlq.payload = m.record.payload;
-  dlq.headers = m.record.headers;
-  dlq.headers.push_back({"X-Original-Topic", m.record.topic});
-  dlq.headers.push_back({"X-Original-Partition", std::to_string(m.record.partition)});
-  dlq.headers.push_back({"X-Original-Offset", std::to_string(m.record.offset)});
+  dlq.key = m.record->key;
+  dlq.payload = m.record->payload;
+  dlq.headers = m.record->headers;
+  dlq.headers.push_back({"X-Original-Topic", m.record->topic});
+  dlq.headers.push_back({"X-Original-Partition", std::to_string(m.record->partition)});
+  dlq.headers.push_back({"X-Original-Offset", std::to_string(m.record->offset)});
   dlq.headers.push_back({"X-Error", m.last_error});
   dlq.headers.push_back({"X-Attempts", std::to_string(m.attempts)});
   dlq.headers.push_back({"X-Failed-At", NowRfc3339()});

@@ -77,8 +77,15 @@ class Dispatcher {
  private:
   enum class Outcome { kSettled, kRetry, kDeadLetter, kPark };
 
+  // What one worker turn finished, applied in bulk at the end of the turn.
+  struct TurnResult {
+    std::vector<InFlight*> settled;
+    std::vector<uint32_t> completed_lanes;
+    std::vector<InFlight*> dropped;
+  };
   void WorkerMain();
-  void RunLane(const LaneScheduler::Taken& taken);
+  void RunLane(const LaneScheduler::Taken& taken, TurnResult& turn);
+  void SettleAll(std::vector<InFlight*>& settled);
   Outcome Invoke(InFlight& m);
   void PublishDeadLetter(uint32_t lane, InFlight& m);
   void OnDeadLetterDone(uint32_t lane, const Status& status, const RetryPolicy& policy,

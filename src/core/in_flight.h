@@ -26,7 +26,7 @@ struct Subscription {
 };
 
 struct InFlight {
-  Record record;
+  std::shared_ptr<const Record> record;  // immutable, possibly shared with the broker
   const Subscription* subscription = nullptr;
   std::shared_ptr<PartitionState> partition;
   uint64_t seq = 0;          // slot in the partition's frontier

@@ -105,6 +105,36 @@ void LaneScheduler::Return(uint32_t index, InFlight* rest, InFlight* rest_tail, 
   if (notify_quiet) quiet_cv_.notify_all();
 }
 
+void LaneScheduler::ReturnCompleted(const std::vector<uint32_t>& indices,
+                                    std::vector<InFlight*>& dropped) {
+  size_t newly_ready = 0;
+  bool notify_quiet;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (uint32_t index : indices) {
+      Lane& lane = lanes_[index];
+      --running_;
+      if (abandoning_) {
+        for (InFlight* m = lane.head; m != nullptr; m = m->next) dropped.push_back(m);
+        lane.head = lane.tail = nullptr;
+        lane.state = State::kIdle;
+      } else if (lane.head != nullptr) {
+        ScheduleLocked(index);
+        ++newly_ready;
+      } else {
+        lane.state = State::kIdle;
+      }
+    }
+    notify_quiet = QuietLocked();
+  }
+  if (newly_ready == 1) {
+    work_cv_.notify_one();
+  } else if (newly_ready > 1) {
+    work_cv_.notify_all();
+  }
+  if (notify_quiet) quiet_cv_.notify_all();
+}
+
 void LaneScheduler::MakeReady(uint32_t index) {
   {
     std::lock_guard<std::mutex> lock(mu_);

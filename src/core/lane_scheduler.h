@@ -58,6 +58,10 @@ class LaneScheduler {
   // While abandoning, `rest` is dropped and returned through `dropped`.
   void Return(uint32_t lane, InFlight* rest, InFlight* rest_tail, bool wait,
               std::vector<InFlight*>& dropped);
+  // Gives back lanes whose taken run completed: each becomes ready (if more
+  // arrived meanwhile) or idle. While abandoning, their queued messages are
+  // dropped and returned through `dropped`.
+  void ReturnCompleted(const std::vector<uint32_t>& lanes, std::vector<InFlight*>& dropped);
   // A waiting lane may run again (its backoff ended).
   void MakeReady(uint32_t lane);
 

@@ -30,6 +30,27 @@ int PartitionState::Finish(uint64_t seq, bool settled) {
   return left;
 }
 
+int PartitionState::SettleMany(const uint64_t* seqs, size_t count) {
+  int left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < count; ++i) {
+      const uint64_t seq = seqs[i];
+      if (seq >= head_seq_ && seq - head_seq_ < slots_.size())
+        slots_[seq - head_seq_].settled = true;
+    }
+    while (!slots_.empty() && slots_.front().settled) {
+      committable_ = slots_.front().offset + 1;
+      slots_.pop_front();
+      ++head_seq_;
+    }
+    left = in_flight_.fetch_sub(static_cast<int>(count), std::memory_order_acq_rel) -
+           static_cast<int>(count);
+  }
+  if (left == 0) idle_cv_.notify_all();
+  return left;
+}
+
 std::optional<int64_t> PartitionState::TakeCommit() {
   std::lock_guard<std::mutex> lock(mu_);
   if (committable_ < 0 || committable_ == last_taken_) return std::nullopt;

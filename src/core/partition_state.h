@@ -35,6 +35,8 @@ class PartitionState {
   // abandoned (cancelled or dropped): it stops the frontier there.
   // Returns the number still in flight.
   int Finish(uint64_t seq, bool settled);
+  // Settles `count` slots under one lock. Returns the number still in flight.
+  int SettleMany(const uint64_t* seqs, size_t count);
 
   // The next offset to commit, if the frontier moved since the last call.
   std::optional<int64_t> TakeCommit();

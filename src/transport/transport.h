@@ -25,6 +25,10 @@ namespace evbus::transport {
 
 using Clock = std::chrono::steady_clock;
 
+// Records handed out by a consumer are immutable and shared: the memory
+// broker gives out the records of its log without copying them.
+using RecordPtr = std::shared_ptr<const Record>;
+
 struct TopicPartition {
   std::string topic;
   int32_t partition = 0;
@@ -89,7 +93,7 @@ class Consumer {
   virtual Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) = 0;
   // Appends at most `max_records` to `out`, waiting up to `timeout` for the
   // first one; returns early on Wakeup(). Rebalance callbacks run in here.
-  virtual Status Poll(std::vector<Record>& out, size_t max_records,
+  virtual Status Poll(std::vector<RecordPtr>& out, size_t max_records,
                       std::chrono::milliseconds timeout) = 0;
   // Thread-safe: makes a Poll in progress (or the next one) return at once.
   virtual void Wakeup() = 0;

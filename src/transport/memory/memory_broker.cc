@@ -51,30 +51,33 @@ MemoryBroker::Topic& MemoryBroker::GetOrCreateTopicLocked(const std::string& top
 
 Result<MemoryBroker::Appended> MemoryBroker::Append(Record&& record, bool create_missing) {
   const size_t size = record.payload.size() + record.key.size();
+  auto stored = std::make_shared<Record>(std::move(record));  // allocated outside the lock
+  stored->timestamp = std::chrono::system_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = topics_.find(record.topic);
+  auto it = topics_.find(stored->topic);
   if (it == topics_.end() && !create_missing) {
-    return NotFound("topic " + record.topic + " does not exist");
+    return NotFound("topic " + stored->topic + " does not exist");
   }
-  Topic& topic = it != topics_.end() ? it->second : GetOrCreateTopicLocked(record.topic);
+  Topic& topic = it != topics_.end() ? it->second : GetOrCreateTopicLocked(stored->topic);
   const auto partitions = static_cast<int32_t>(topic.partitions.size());
   int32_t p;
-  if (record.key.empty()) {
+  if (stored->key.empty()) {
     random_state_ ^= random_state_ << 13;  // xorshift: cheap, fine for spreading keyless records
     random_state_ ^= random_state_ >> 7;
     random_state_ ^= random_state_ << 17;
     p = static_cast<int32_t>(random_state_ % static_cast<uint64_t>(partitions));
   } else {
-    p = PartitionForKey(record.key, partitions);
+    p = PartitionForKey(stored->key, partitions);
   }
   PartitionLog& log = topic.partitions[static_cast<size_t>(p)];
   const int64_t offset = log.end_offset();
-  log.records.push_back(StoredRecord{std::move(record.key), std::move(record.headers),
-                                     std::move(record.payload), std::chrono::system_clock::now()});
+  stored->partition = p;
+  stored->offset = offset;
+  log.records.push_back(std::move(stored));
   log.bytes += static_cast<int64_t>(size);
   while (static_cast<int64_t>(log.records.size()) > options_.retention_records ||
          (log.bytes > options_.retention_bytes && log.records.size() > 1)) {
-    const StoredRecord& oldest = log.records.front();
+    const Record& oldest = *log.records.front();
     log.bytes -= static_cast<int64_t>(oldest.payload.size() + oldest.key.size());
     log.records.pop_front();
     ++log.start_offset;
@@ -149,7 +152,7 @@ void MemoryBroker::RebalanceLocked(Group& group) {
   }
 }
 
-size_t MemoryBroker::FetchLocked(Group& group, Member& member, std::vector<Record>& out,
+size_t MemoryBroker::FetchLocked(Group& group, Member& member, std::vector<RecordPtr>& out,
                                  size_t max) {
   (void)group;
   if (member.owned.empty()) return 0;
@@ -171,16 +174,7 @@ size_t MemoryBroker::FetchLocked(Group& group, Member& member, std::vector<Recor
     }
     const size_t limit = std::min(share, max - fetched);
     for (size_t k = 0; k < limit && position < log.end_offset(); ++k) {
-      const StoredRecord& s = log.records[static_cast<size_t>(position - log.start_offset)];
-      Record r;
-      r.topic = tp.topic;
-      r.key = s.key;
-      r.headers = s.headers;
-      r.payload = s.payload;
-      r.partition = tp.partition;
-      r.offset = position;
-      r.timestamp = s.timestamp;
-      out.push_back(std::move(r));
+      out.push_back(log.records[static_cast<size_t>(position - log.start_offset)]);
       ++position;
       ++fetched;
     }
@@ -190,7 +184,7 @@ size_t MemoryBroker::FetchLocked(Group& group, Member& member, std::vector<Recor
 }
 
 MemoryBroker::Step MemoryBroker::PollStep(const std::string& group_name, MemberId id,
-                                          std::vector<Record>& out, size_t max,
+                                          std::vector<RecordPtr>& out, size_t max,
                                           std::chrono::steady_clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mu_);
   Group& group = groups_[group_name];

@@ -75,7 +75,7 @@ class MemoryBroker {
     StepKind kind = StepKind::kTimeout;
     std::vector<TopicPartition> partitions;  // for kRevoke / kAssigned
   };
-  Step PollStep(const std::string& group, MemberId member, std::vector<Record>& out, size_t max,
+  Step PollStep(const std::string& group, MemberId member, std::vector<RecordPtr>& out, size_t max,
                 std::chrono::steady_clock::time_point deadline);
   // Hands back partitions after the member's revoke callback ran.
   void Release(const std::string& group, MemberId member, const std::vector<TopicPartition>& tps);
@@ -92,15 +92,9 @@ class MemoryBroker {
   int64_t TakeLostRecords(const std::string& group, MemberId member);
 
  private:
-  struct StoredRecord {
-    std::string key;
-    Headers headers;
-    std::string payload;
-    std::chrono::system_clock::time_point timestamp;
-  };
   struct PartitionLog {
-    std::deque<StoredRecord> records;
-    int64_t start_offset = 0;  // offset of records.front()
+    std::deque<RecordPtr> records;  // topic, partition, offset and time filled in
+    int64_t start_offset = 0;       // offset of records.front()
     int64_t bytes = 0;
     int64_t end_offset() const { return start_offset + static_cast<int64_t>(records.size()); }
   };
@@ -126,7 +120,7 @@ class MemoryBroker {
 
   Topic& GetOrCreateTopicLocked(const std::string& topic);
   void RebalanceLocked(Group& group);
-  size_t FetchLocked(Group& group, Member& member, std::vector<Record>& out, size_t max);
+  size_t FetchLocked(Group& group, Member& member, std::vector<RecordPtr>& out, size_t max);
   void NotifyLocked();
 
   const Options options_;

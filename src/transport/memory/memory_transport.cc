@@ -54,7 +54,7 @@ class MemoryConsumer final : public Consumer {
     return Status();
   }
 
-  Status Poll(std::vector<Record>& out, size_t max, std::chrono::milliseconds timeout) override {
+  Status Poll(std::vector<RecordPtr>& out, size_t max, std::chrono::milliseconds timeout) override {
     if (member_ == 0) return FailedPrecondition("poll before subscribe");
     const auto deadline = Clock::now() + timeout;
     for (;;) {
@@ -96,7 +96,7 @@ class MemoryConsumer final : public Consumer {
   Status Close(Clock::time_point) override {
     if (member_ == 0) return Status();
     // Revoke through the listener first (it commits), then leave.
-    std::vector<Record> none;
+    std::vector<RecordPtr> none;
     MemoryBroker::Step step;
     broker_->SetTopics(group_, member_, {});
     do {

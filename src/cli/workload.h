@@ -1,0 +1,71 @@
+// Workload: the measured run behind `evbus demo` and `evbus bench`.
+//
+// One producer bus publishes N events over K aggregates with ordered versions
+// (closed loop: at most `max_outstanding` published and not yet received, so
+// the broker's retention never drops unread records); one consumer bus
+// handles them under the chosen ordering. Throughput is measured at receive
+// completion; latency is publish call -> handler entry; ordering, duplicates
+// and losses are checked per aggregate; threads and RSS are sampled.
+
+#ifndef EVBUS_CLI_WORKLOAD_H_
+#define EVBUS_CLI_WORKLOAD_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "evbus/evbus.h"
+
+namespace evbus::cli {
+
+struct WorkloadOptions {
+  Config config;  // transport and engine settings
+  int64_t events = 200'000;
+  int aggregates = 5'000;
+  int payload_bytes = 256;
+  bool envelopes = true;  // false: raw records (key = aggregate id)
+  Ordering ordering = Ordering::kPerKey;
+  std::chrono::microseconds handler_sleep{0};  // per-message handler cost (sleep)
+  int64_t max_outstanding = 200'000;
+  bool census_phases = false;  // record the census at each lifecycle phase
+  std::string topic = "evbus-bench";
+};
+
+struct Phase {
+  std::string name;
+  Census census;
+};
+
+struct WorkloadResult {
+  int64_t published = 0;
+  int64_t received = 0;
+  int64_t violations = 0;
+  int64_t duplicates = 0;
+  int64_t lost = 0;
+  int64_t publish_errors = 0;
+  double seconds = 0;     // first publish -> last receive
+  double throughput = 0;  // received / seconds
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
+  long peak_rss_kb = 0;
+  size_t threads_running = 0;  // process threads sampled mid-run
+  double close_ms = 0;         // consumer bus Close()
+  size_t leaked_threads = 0;   // threads after both closes - threads before create
+  std::vector<Phase> phases;
+  std::string close_report;
+};
+
+// Errors: whatever creating, subscribing or starting a bus returns.
+Result<WorkloadResult> RunWorkload(const WorkloadOptions& options);
+
+// The same traffic through the memory broker's transport alone (no engine):
+// the baseline evbus is compared with. Envelopes are encoded and decoded too
+// when `options.envelopes`.
+Result<WorkloadResult> RunRawMemory(const WorkloadOptions& options);
+
+// Peak resident set of this process, in KiB.
+long PeakRssKb();
+
+}  // namespace evbus::cli
+
+#endif  // EVBUS_CLI_WORKLOAD_H_
