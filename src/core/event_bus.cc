@@ -147,7 +147,9 @@ EventBus::Impl::Impl(const Config& config, uint64_t id, size_t threads_at_create
       id_(id),
       threads_at_create_(threads_at_create),
       transport_(std::move(transport)),
-      publisher_(std::move(producer), config.publisher, counters_) {}
+      publisher_(std::move(producer), config.publisher, counters_) {
+  transport_->SetErrorSink([this](const Status& s) { ReportError(s); });
+}
 
 Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done) {
   if (record.topic.empty()) return InvalidArgument("publish: record.topic is empty");

@@ -1,6 +1,12 @@
 #include "transport/transport.h"
 
 #include "transport/memory/memory_transport.h"
+#ifdef EVBUS_WITH_KAFKA
+#include "transport/kafka/kafka_transport.h"
+#endif
+#ifdef EVBUS_WITH_NATS
+#include "transport/nats/nats_transport.h"
+#endif
 
 namespace evbus::transport {
 
@@ -18,17 +24,23 @@ int32_t PartitionForKey(std::string_view key, int32_t partitions) {
   return p < 0 ? -p : p;
 }
 
-Result<std::unique_ptr<Transport>> CreateTransport(const Config& config, uint64_t bus_id) {
-  (void)bus_id;
+Result<std::unique_ptr<Transport>> CreateTransport(const Config& config,
+                                                   [[maybe_unused]] uint64_t bus_id) {
   switch (config.transport) {
     case TransportKind::kMemory:
       return NewMemoryTransport(config);
     case TransportKind::kKafka:
-      return Status(ErrorCode::kNotImplemented,
-                    "transport kafka is not built into this version of evbus yet");
+#ifdef EVBUS_WITH_KAFKA
+      return NewKafkaTransport(config, bus_id);
+#else
+      return Status(ErrorCode::kNotImplemented, "transport kafka is not built into this evbus");
+#endif
     case TransportKind::kNats:
-      return Status(ErrorCode::kNotImplemented,
-                    "transport nats is not built into this version of evbus yet");
+#ifdef EVBUS_WITH_NATS
+      return NewNatsTransport(config, bus_id);
+#else
+      return Status(ErrorCode::kNotImplemented, "transport nats is not built into this evbus");
+#endif
   }
   return InvalidArgument("unknown transport");
 }

@@ -115,10 +115,16 @@ struct TopicInfo {
   int32_t partitions = 0;
 };
 
+// Asynchronous transport problems (connection lost, broker errors, records
+// lost to retention). Called from transport threads, never under a lock.
+using ErrorSink = std::function<void(const Status&)>;
+
 class Transport {
  public:
   virtual ~Transport() = default;
   virtual std::string_view name() const = 0;
+  // Set once, before any producer or consumer is created.
+  virtual void SetErrorSink(ErrorSink sink) { (void)sink; }
   virtual Result<std::unique_ptr<Producer>> CreateProducer() = 0;
   virtual Result<std::unique_ptr<Consumer>> CreateConsumer(const std::string& group) = 0;
   // Applies the topic strategy to `topic` (create when missing, check partitions).
