@@ -277,7 +277,7 @@ TEST(ConfigLoad, WrongTypesNameThePathAndValue) {
   EXPECT_EQ(LoadError("- a\n- b\n"), "top level: expected a mapping, got a list");
   EXPECT_EQ(LoadError("subscriber:\n  window: 1\n  window: 2\n"),
             "subscriber.window: duplicate key");
-  EXPECT_EQ(LoadError("a: 1\n---\nb: 2\n"), "expected one YAML document, got 2");
+  EXPECT_EQ(LoadError("a: 1\n---\nb: 2\n"), "expected one YAML document, got more");
 }
 
 TEST(ConfigLoad, DurationForms) {
@@ -366,6 +366,9 @@ TEST(ConfigLoad, MalformedInputNeverThrows) {
     EXPECT_FALSE(LoadConfigString(yaml).ok());
   }
   EXPECT_EQ(LoadError(deep), "YAML error at line 1, column 1: nested too deeply");
+  // yaml-cpp 0.7's LoadAll would allocate forever on these.
+  EXPECT_EQ(LoadError(",+:"), "YAML error at line 1, column 1: unexpected character");
+  EXPECT_EQ(LoadError("a: 1\n---\n,"), "expected one YAML document, got more");
 }
 
 TEST(ConfigLoad, ListShorthandAndPropertyValues) {
@@ -433,6 +436,8 @@ TEST(ConfigValidate, CrossFieldRules) {
   EXPECT_EQ(ValidateError([](Config& c) { c.nats.urls = {"http://a:4222"}; }),
             "nats.urls[0]: \"http://a:4222\" must start with nats://, tls://, ws:// or wss:// and "
             "name a host");
+  EXPECT_EQ(ValidateError([](Config& c) { c.kafka.replication_factor = 0; }),
+            "kafka.replication_factor: 0 is not allowed (-1 = broker default, else 1..100)");
   EXPECT_EQ(ValidateError([](Config& c) { c.kafka.acks = "1"; }),
             "kafka.producer.acks: \"1\" must be all when kafka.producer.idempotent is true");
   EXPECT_EQ(ValidateError([](Config& c) { c.kafka.acks = "1", c.kafka.idempotent = false; }), "");
@@ -549,9 +554,11 @@ TEST(ConfigFormat, OutputLoadsBackToAnEqualConfig) {
   for (const Field& f : Fields()) f.set(c, MakeSample(f).value);
   c.nats.urls = {"nats://n1:4222", "tls://n2:4222"};
   c.metrics.listen = "0.0.0.0:0";
+  c.kafka.replication_factor = 3;
   c.kafka.sasl_password = c.nats.password = c.nats.token = "";
   c.kafka.client_id = "weird: \"quoted\" # not a comment \\ \t\x01 \xc3\xbc ~";
   c.kafka.properties["linger.ms"] = "# 5";
+  c.kafka.properties[std::string(1500, 'x')] = "needs an explicit YAML key";
   c.nats.max_age = Duration::max();
   c.nats.max_msgs = std::numeric_limits<int64_t>::max();
   ASSERT_TRUE(ValidateConfig(c).ok()) << ValidateConfig(c).ToString();

@@ -39,12 +39,13 @@ TEST_F(FaultTest, FailingDeadLetterPublishBlocksTheLaneAndNeverSkips) {
   bus->SetErrorCallback([&](const Status& s) { signal.Update([&] { alerts.push_back(s); }); });
   ASSERT_TRUE(bus->Subscribe(topic,
                              [&](const Record& r, const Delivery&) {
-                               if (r.payload == "bad") return Status(ErrorCode::kHandlerFailed, "no");
+                               if (r.payload == "bad")
+                                 return Status(ErrorCode::kHandlerFailed, "no");
                                signal.Update([&] { handled.push_back(r.payload); });
                                return Status();
                              })
                   .ok());
-  ASSERT_TRUE(bus->Start().ok());
+  ASSERT_OK(bus->Start());
   for (const char* p : {"first", "bad", "after-1", "after-2"}) {
     Record r;
     r.topic = topic;
@@ -62,8 +63,11 @@ TEST_F(FaultTest, FailingDeadLetterPublishBlocksTheLaneAndNeverSkips) {
   }
   EXPECT_FALSE(bus->health().healthy);
   auto broker = transport::MemoryBroker::Named(config.memory.broker, {});
-  ASSERT_TRUE(Eventually([&] { return broker->Committed(config.subscriber.group, {topic, 0}) == 1; }));
-  EXPECT_EQ(broker->Committed(config.subscriber.group, {topic, 0}), 1) << "committed past the failure";
+  ASSERT_TRUE(Eventually([&] {
+    return broker->Committed(config.subscriber.group, {topic, 0}) == 1;
+  }));
+  EXPECT_EQ(broker->Committed(config.subscriber.group, {topic, 0}), 1)
+      << "committed past the failure";
 
   switches_->SetFailSuffix("");  // the dead-letter topic recovers
   ASSERT_TRUE(signal.WaitUntil([&] { return handled.size() == 3; }));
@@ -71,7 +75,9 @@ TEST_F(FaultTest, FailingDeadLetterPublishBlocksTheLaneAndNeverSkips) {
     std::lock_guard<std::mutex> lock(signal.mutex());
     EXPECT_EQ(handled, (std::vector<std::string>{"first", "after-1", "after-2"}));
   }
-  ASSERT_TRUE(Eventually([&] { return broker->Committed(config.subscriber.group, {topic, 0}) == 4; }));
+  ASSERT_TRUE(Eventually([&] {
+    return broker->Committed(config.subscriber.group, {topic, 0}) == 4;
+  }));
   EXPECT_EQ(bus->stats().dead_lettered, 1u);
   EXPECT_GE(bus->stats().dead_letter_failures, 3u);
 }

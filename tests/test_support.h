@@ -7,13 +7,23 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <string>
 
 #include "evbus/evbus.h"
+
+// Asserts that a Status expression is OK, printing it when not.
+#define ASSERT_OK(expr)                                                           \
+  do {                                                                            \
+    const ::evbus::Status evbus_status_ = (expr);                                 \
+    ASSERT_TRUE(evbus_status_.ok()) << #expr << ": " << evbus_status_.ToString(); \
+  } while (0)
 
 namespace evbus::test {
 
@@ -108,7 +118,19 @@ inline Config MemoryConfig(const std::string& broker) {
 inline std::string UniqueName(const std::string& prefix) {
   static std::atomic<int> n{0};
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return prefix + "-" + (info ? info->name() : "x") + "-" + std::to_string(n++);
+  // Unique per run too: Kafka and NATS keep topics and group offsets across runs.
+  static const std::string run = [] {
+    std::random_device rd;
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "%08x", rd());
+    return std::string(buf);
+  }();
+  std::string name =
+      prefix + "-" + (info ? info->name() : "x") + "-" + run + "-" + std::to_string(n++);
+  for (char& c : name) {  // topic-safe on every broker: [A-Za-z0-9._-]
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
+  }
+  return name;
 }
 
 }  // namespace evbus::test

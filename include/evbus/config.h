@@ -72,6 +72,9 @@ struct KafkaConfig {
   std::string sasl_username;    // kafka.sasl_username
   std::string sasl_password;    // kafka.sasl_password (secret: printed as ***)
   std::string ssl_ca_location;  // kafka.ssl_ca_location
+  // Topics the bus creates (topic_strategy create_if_missing / create_or_update).
+  int topic_partitions = 8;     // kafka.topic_partitions, 1..10000
+  int replication_factor = -1;  // kafka.replication_factor: -1 = broker default, else 1..100
   // Producer
   bool idempotent = true;           // kafka.producer.idempotent
   std::string acks = "all";         // kafka.producer.acks: all|1|0 (idempotence needs all)

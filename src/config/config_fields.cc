@@ -138,7 +138,9 @@ constexpr Field Map(std::string_view path, Ref) {
 #define REF(member) \
   [](auto& c) -> auto& { return c.member; }
 
-// Sections must stay contiguous: FormatConfigYaml opens each one once.
+// The fields of a section must be contiguous (a parent section may go on after
+// a child ends, as kafka does with properties): FormatConfigYaml opens each
+// section once.
 constexpr Field kFields[] = {
     Enum("transport", REF(transport), kTransportNames),
     Str("service_name", REF(service_name)),
@@ -157,6 +159,9 @@ constexpr Field kFields[] = {
     Str("kafka.sasl_username", REF(kafka.sasl_username)),
     Secret("kafka.sasl_password", REF(kafka.sasl_password)),
     Str("kafka.ssl_ca_location", REF(kafka.ssl_ca_location)),
+    Int("kafka.topic_partitions", REF(kafka.topic_partitions), 1, 10'000),
+    // -1 = broker default; ValidateConfig rejects 0.
+    Int("kafka.replication_factor", REF(kafka.replication_factor), -1, 100),
     Bool("kafka.producer.idempotent", REF(kafka.idempotent)),
     Str("kafka.producer.acks", REF(kafka.acks), kAcks),
     Str("kafka.producer.compression", REF(kafka.compression), kCompressions),

@@ -13,6 +13,7 @@ namespace config_internal {
 namespace {
 
 constexpr std::string_view kRedacted = "\"***\"";
+constexpr size_t kMaxImplicitKey = 1000;
 
 std::vector<std::string_view> SplitPath(std::string_view path) {
   std::vector<std::string_view> parts;
@@ -36,8 +37,15 @@ void AppendField(const Field& f, const Value& v, std::string_view name, size_t i
     const auto& map = std::get<StringMap>(v);
     if (map.empty()) out += " {}";
     for (const auto& [key, value] : map) {
-      out += fmt::format("\n{}  {}: {}", pad, QuoteString(key),
-                         IsSecretPropertyKey(key) ? kRedacted : QuoteString(value));
+      std::string quoted_key = QuoteString(key);
+      std::string quoted_value =
+          IsSecretPropertyKey(key) ? std::string(kRedacted) : QuoteString(value);
+      // YAML limits implicit keys to 1024 characters; longer ones need "? key".
+      if (quoted_key.size() < kMaxImplicitKey) {
+        out += fmt::format("\n{}  {}: {}", pad, quoted_key, quoted_value);
+      } else {
+        out += fmt::format("\n{}  ? {}\n{}  : {}", pad, quoted_key, pad, quoted_value);
+      }
     }
   } else if (f.secret && !std::get<std::string>(v).empty()) {
     out += fmt::format(" {}", kRedacted);

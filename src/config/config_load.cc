@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>  // environ
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -270,6 +271,44 @@ Status ReadSection(const YAML::Node& node, const std::string& prefix, Config& co
   return Status();
 }
 
+// Notes where each document starts; ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> marks;
+};
+
+// Rejects streams of several documents. yaml-cpp 0.7's LoadAll never returns
+// (allocating until memory runs out) on input such as a stray ",": its parser
+// reports an empty document again and again without consuming anything (yaml-cpp
+// issue #1040). So look at two documents at most, and take a second one that
+// starts where the first did for a syntax error there.
+Status CheckOneDocument(const std::string& yaml) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  if (parser.HandleNextDocument(starts)) parser.HandleNextDocument(starts);
+  if (starts.marks.size() < 2) return Status();
+  const YAML::Mark& second = starts.marks[1];
+  if (second.pos == starts.marks[0].pos) {
+    return InvalidArgument(fmt::format("YAML error at line {}, column {}: unexpected character",
+                                       second.line + 1, second.column + 1));
+  }
+  return InvalidArgument("expected one YAML document, got more");
+}
+
 const Field* FindFieldByEnvName(std::string_view name) {
   for (const Field& f : Fields()) {
     if (EnvName(f.path) == name) return &f;
@@ -357,14 +396,10 @@ Result<Value> ParseScalar(const Field& f, std::string_view text) {
 
 Status ParseYamlInto(std::string_view yaml, Config& config) {
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
-    if (docs.size() > 1) {
-      return InvalidArgument(fmt::format("expected one YAML document, got {}", docs.size()));
-    }
+    std::string text(yaml);
+    if (Status s = CheckOneDocument(text); !s.ok()) return s;
     Config updated = config;
-    if (!docs.empty()) {
-      if (Status s = ReadSection(docs[0], "", updated); !s.ok()) return s;
-    }
+    if (Status s = ReadSection(YAML::Load(text), "", updated); !s.ok()) return s;
     config = std::move(updated);
     return Status();
   } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's message is "bad file"
@@ -435,7 +470,9 @@ Result<Config> LoadConfigString(std::string_view yaml) {
 
 Result<Config> LoadConfigFile(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return NotFound(path + ": no such file");
+  bool exists = std::filesystem::exists(path, ec);
+  if (ec) return InvalidArgument(path + ": " + ec.message());
+  if (!exists) return NotFound(path + ": no such file");
   if (std::filesystem::is_directory(path, ec)) {
     return InvalidArgument(path + ": is a directory, not a config file");
   }

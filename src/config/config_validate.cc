@@ -78,6 +78,10 @@ Status CheckKafka(const Config& c) {
     Status s = CheckHostPort(fmt::format("kafka.brokers[{}]", i), k.brokers[i], false);
     if (!s.ok()) return s;
   }
+  if (k.replication_factor == 0) {
+    return InvalidArgument(
+        "kafka.replication_factor: 0 is not allowed (-1 = broker default, else 1..100)");
+  }
   if (k.idempotent && k.acks != "all") {
     return InvalidArgument(
         fmt::format("kafka.producer.acks: {} must be all when kafka.producer.idempotent is true",

