@@ -4,6 +4,7 @@
 // duplicates and the thread census at each phase, ending with the threads
 // left after close.
 
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -44,8 +45,15 @@ int Run(const WorkloadOptions& base, const std::string& config_file) {
     std::fprintf(stderr, "evbus demo: %s\n", s.ToString().c_str());
     return kExitRuntime;
   }
-  o.config.subscriber.group = "evbus-demo";
-  o.topic = "evbus-demo-orders";
+  // Kafka and NATS keep topics and group offsets: each run gets its own.
+  const std::string run =
+      o.config.transport == TransportKind::kMemory
+          ? std::string()
+          : "-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  o.config.subscriber.group = "evbus-demo" + run;
+  o.topic = "evbus-demo-orders" + run;
   o.census_phases = true;
   const int workers = o.config.subscriber.workers > 0
                           ? o.config.subscriber.workers
