@@ -55,6 +55,15 @@ class OrderLog {
   size_t duplicates_ = 0;
 };
 
+// Subscribes `bus` to `topic`, appending every record to `out` under `signal`.
+Status CollectInto(EventBus& bus, const std::string& topic, Signal& signal,
+                   std::vector<Record>& out) {
+  return bus.Subscribe(topic, [&](const Record& r, const Delivery&) {
+    signal.Update([&] { out.push_back(r); });
+    return Status();
+  });
+}
+
 // Publishes `versions` events for each of `keys` aggregates, interleaved.
 void PublishOrdered(EventBus& bus, const std::string& topic, int keys, int versions,
                     int first_version = 1) {
@@ -163,13 +172,7 @@ TEST_P(ConformanceTest, FailingMessageIsRetriedThenDeadLetteredWithHeaders) {
                                       })
                   .ok());
   auto dlq_reader = NewBus(config);
-  ASSERT_TRUE(dlq_reader
-                  ->Subscribe(topic + ".dlq",
-                              [&](const Record& r, const Delivery&) {
-                                signal.Update([&] { dead.push_back(r); });
-                                return Status();
-                              })
-                  .ok());
+  ASSERT_OK(CollectInto(*dlq_reader, topic + ".dlq", signal, dead));
   ASSERT_OK(consumer->Start());
   ASSERT_OK(dlq_reader->Start());
   auto producer = NewBus(config);
@@ -216,13 +219,7 @@ TEST_P(ConformanceTest, PoisonIsDeadLetteredAtOnceAndThePartitionContinues) {
                                       })
                   .ok());
   auto dlq_reader = NewBus(config);
-  ASSERT_TRUE(dlq_reader
-                  ->Subscribe(topic + ".dlq",
-                              [&](const Record& r, const Delivery&) {
-                                signal.Update([&] { dead.push_back(r); });
-                                return Status();
-                              })
-                  .ok());
+  ASSERT_OK(CollectInto(*dlq_reader, topic + ".dlq", signal, dead));
   ASSERT_OK(consumer->Start());
   ASSERT_OK(dlq_reader->Start());
   auto producer = NewBus(config);

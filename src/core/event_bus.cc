@@ -81,41 +81,46 @@ Status EventBus::PublishEnvelope(std::string_view topic, const Envelope& envelop
 
 namespace {
 
-Status CheckSubscription(std::string_view topic, bool has_handler) {
+// A subscription with every option resolved against the configuration.
+Result<std::unique_ptr<core::Subscription>> MakeSubscription(std::string_view topic,
+                                                             bool has_handler,
+                                                             const SubscribeOptions& options,
+                                                             Ordering default_ordering,
+                                                             const Config& config) {
   if (topic.empty()) return InvalidArgument("subscribe: topic is empty");
-  if (!has_handler)
+  if (!has_handler) {
     return InvalidArgument("subscribe to " + std::string(topic) + ": handler is null");
-  return Status();
+  }
+  auto sub = std::make_unique<core::Subscription>();
+  sub->topic = topic;
+  sub->ordering = options.ordering.value_or(default_ordering);
+  sub->retry = options.retry.value_or(config.subscriber.retry);
+  sub->dead_letter_topic = options.dead_letter_topic.empty()
+                               ? std::string(topic) + config.subscriber.dead_letter_suffix
+                               : options.dead_letter_topic;
+  return sub;
 }
 
 }  // namespace
 
 Status EventBus::Subscribe(std::string_view topic, RecordHandler handler,
                            SubscribeOptions options) {
-  if (Status s = CheckSubscription(topic, handler != nullptr); !s.ok()) return s;
-  auto sub = std::make_unique<core::Subscription>();
-  sub->topic = topic;
-  sub->record_handler = std::move(handler);
-  sub->ordering = options.ordering.value_or(impl_->config().subscriber.ordering);
-  sub->retry = options.retry.value_or(impl_->config().subscriber.retry);
-  sub->dead_letter_topic = options.dead_letter_topic.empty()
-                               ? std::string(topic) + impl_->config().subscriber.dead_letter_suffix
-                               : options.dead_letter_topic;
-  return impl_->Subscribe(std::move(sub));
+  const Config& config = impl_->config();
+  auto sub =
+      MakeSubscription(topic, handler != nullptr, options, config.subscriber.ordering, config);
+  if (!sub.ok()) return sub.status();
+  (*sub)->record_handler = std::move(handler);
+  return impl_->Subscribe(std::move(sub).value());
 }
 
 Status EventBus::SubscribeEnvelope(std::string_view topic, EnvelopeHandler handler,
                                    SubscribeOptions options) {
-  if (Status s = CheckSubscription(topic, handler != nullptr); !s.ok()) return s;
-  auto sub = std::make_unique<core::Subscription>();
-  sub->topic = topic;
-  sub->envelope_handler = std::move(handler);
-  sub->ordering = options.ordering.value_or(Ordering::kPerKey);
-  sub->retry = options.retry.value_or(impl_->config().subscriber.retry);
-  sub->dead_letter_topic = options.dead_letter_topic.empty()
-                               ? std::string(topic) + impl_->config().subscriber.dead_letter_suffix
-                               : options.dead_letter_topic;
-  return impl_->Subscribe(std::move(sub));
+  // Envelopes default to per-key order: the key is the aggregate id.
+  auto sub =
+      MakeSubscription(topic, handler != nullptr, options, Ordering::kPerKey, impl_->config());
+  if (!sub.ok()) return sub.status();
+  (*sub)->envelope_handler = std::move(handler);
+  return impl_->Subscribe(std::move(sub).value());
 }
 
 Status EventBus::Start() { return impl_->Start(); }
