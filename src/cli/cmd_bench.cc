@@ -5,6 +5,7 @@
 //              per_key against per_partition (ordering by key lifts the
 //              partition limit)
 
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -57,7 +58,7 @@ std::vector<Ordering> ParseOrderings(const std::string& list) {
 }
 
 bool Run1(const std::string& name, const WorkloadOptions& o, bool raw_baseline) {
-  Result<WorkloadResult> r = raw_baseline ? RunRawMemory(o) : RunWorkload(o);
+  Result<WorkloadResult> r = raw_baseline ? RunRawBaseline(o) : RunWorkload(o);
   if (!r.ok()) {
     std::fprintf(stderr, "evbus bench: %s: %s\n", name.c_str(), r.status().ToString().c_str());
     return false;
@@ -81,10 +82,14 @@ int RunSustained(const BenchOptions& b, WorkloadOptions base) {
   PrintHeader();
   bool ok = true;
   int run = 0;
+  // Kafka and NATS keep topics and offsets: every bench run uses new ones.
+  const std::string run_id = "-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      std::chrono::system_clock::now().time_since_epoch())
+                                                      .count());
   for (Ordering ordering : ParseOrderings(b.orderings)) {
     WorkloadOptions o = base;
     o.ordering = ordering;
-    o.topic = "bench-sustained-" + std::to_string(run++);
+    o.topic = "bench-sustained-" + std::to_string(run++) + run_id;
     o.config.subscriber.group = o.topic;
     ok &= Run1("evbus envelope " + std::string(ToString(ordering)), o, false);
     o.envelopes = false;
@@ -93,11 +98,14 @@ int RunSustained(const BenchOptions& b, WorkloadOptions base) {
     ok &= Run1("evbus record " + std::string(ToString(ordering)), o, false);
   }
   WorkloadOptions raw = base;
-  raw.topic = "bench-sustained-baseline";
-  ok &= Run1("transport alone, envelope", raw, true);
+  raw.topic = "bench-sustained-baseline" + run_id;
+  raw.config.subscriber.group = raw.topic;
+  const std::string client = base.config.transport == TransportKind::kKafka ? "librdkafka" : "transport";
+  ok &= Run1(client + " alone, envelope", raw, true);
   raw.envelopes = false;
   raw.topic += "-raw";
-  ok &= Run1("transport alone, record", raw, true);
+  raw.config.subscriber.group = raw.topic;
+  ok &= Run1(client + " alone, record", raw, true);
   return ok ? kExitOk : kExitRuntime;
 }
 
@@ -117,7 +125,10 @@ int RunKeyed(const BenchOptions& b, WorkloadOptions base) {
   for (Ordering ordering : {Ordering::kPerKey, Ordering::kPerPartition}) {
     WorkloadOptions o = base;
     o.ordering = ordering;
-    o.topic = std::string("bench-keyed-") + std::string(ToString(ordering));
+    o.topic = std::string("bench-keyed-") + std::string(ToString(ordering)) + "-" +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
     o.config.subscriber.group = o.topic;
     Result<WorkloadResult> r = RunWorkload(o);
     if (!r.ok()) {

@@ -63,6 +63,13 @@ Result<WorkloadResult> RunWorkload(const WorkloadOptions& options);
 // when `options.envelopes`.
 Result<WorkloadResult> RunRawMemory(const WorkloadOptions& options);
 
+// The same traffic through librdkafka alone, with evbus's Kafka settings
+// (only when built with the Kafka transport).
+Result<WorkloadResult> RunRawKafka(const WorkloadOptions& options);
+
+// The baseline for `options.config.transport`.
+Result<WorkloadResult> RunRawBaseline(const WorkloadOptions& options);
+
 // Peak resident set of this process, in KiB.
 long PeakRssKb();
 

@@ -1,0 +1,72 @@
+#include "cli/workload_tally.h"
+
+#include <charconv>
+#include <cstring>
+
+namespace evbus::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// Raw payload: [send time ns][event index][padding]; envelope payload: JSON.
+std::string RawPayload(int64_t index, int bytes) {
+  std::string p(static_cast<size_t>(std::max(bytes, 16)), 'x');
+  const int64_t now = NowNs();
+  std::memcpy(p.data(), &now, 8);
+  std::memcpy(p.data() + 8, &index, 8);
+  return p;
+}
+
+std::string JsonPayload(int64_t index, int bytes) {
+  std::string p = R"({"seq":)" + std::to_string(index) + R"(,"pad":")";
+  p.append(static_cast<size_t>(std::max(0, bytes - static_cast<int>(p.size()) - 2)), 'x');
+  p += "\"}";
+  return p;
+}
+
+int64_t ParseTrailingInt(std::string_view s, size_t from) {
+  int64_t n = -1;
+  if (from <= s.size()) std::from_chars(s.data() + from, s.data() + s.size(), n);
+  return n;
+}
+
+}  // namespace
+
+// Event i goes to aggregate i % K as version i / K + 1.
+Record MakeWorkloadRecord(const WorkloadOptions& o, int64_t i, Envelope* envelope_out) {
+  const int64_t aggregate = i % o.aggregates;
+  const int64_t version = i / o.aggregates + 1;
+  Record r;
+  r.topic = o.topic;
+  r.key = "agg-" + std::to_string(aggregate);
+  if (envelope_out != nullptr) {
+    *envelope_out = NewEnvelope(r.key, "BenchEvent", version, JsonPayload(i, o.payload_bytes));
+  } else {
+    r.payload = RawPayload(i, o.payload_bytes);
+  }
+  return r;
+}
+
+void TallyEnvelope(Tally& tally, const WorkloadOptions& o, const Envelope& e) {
+  const int64_t latency = (std::chrono::system_clock::now() - e.timestamp.time).count();
+  const int64_t aggregate = ParseTrailingInt(e.aggregate_id, 4);
+  tally.Received((e.event_version - 1) * o.aggregates + aggregate, aggregate, e.event_version,
+                 latency);
+}
+
+void TallyRaw(Tally& tally, const WorkloadOptions& o, const Record& r) {
+  int64_t sent = 0, index = -1;
+  if (r.payload.size() >= 16) {
+    std::memcpy(&sent, r.payload.data(), 8);
+    std::memcpy(&index, r.payload.data() + 8, 8);
+  }
+  tally.Received(index, index % o.aggregates, index / o.aggregates + 1, NowNs() - sent);
+}
+
+
+}  // namespace evbus::cli

@@ -1,0 +1,114 @@
+// Tally: what a workload run measures (deliveries, order, duplicates,
+// latency), shared by the evbus run and the raw-client baselines, plus the
+// workload's record generator.
+
+#ifndef EVBUS_CLI_WORKLOAD_TALLY_H_
+#define EVBUS_CLI_WORKLOAD_TALLY_H_
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include "cli/workload.h"
+
+namespace evbus::cli {
+
+using Clock = std::chrono::steady_clock;
+
+// Everything a run measures, shared by the handler threads and the producer.
+class Tally {
+ public:
+  explicit Tally(const WorkloadOptions& o)
+      : o_(o),
+        seen_(static_cast<size_t>(o.events)),
+        last_(static_cast<size_t>(o.aggregates)),
+        latency_ns_(static_cast<size_t>(o.events)) {}
+
+  // Called once per delivery of event `index` of `aggregate` at `version`.
+  void Received(int64_t index, int64_t aggregate, int64_t version, int64_t latency_ns) {
+    if (index < 0 || index >= o_.events || aggregate < 0 || aggregate >= o_.aggregates) {
+      violations_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (seen_[static_cast<size_t>(index)].exchange(1, std::memory_order_relaxed) != 0) {
+      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    std::atomic<int64_t>& last = last_[static_cast<size_t>(aggregate)];
+    const int64_t prev = last.load(std::memory_order_relaxed);
+    if (version != prev + 1) violations_.fetch_add(1, std::memory_order_relaxed);
+    if (version > prev) last.store(version, std::memory_order_relaxed);
+    const int64_t n = received_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    latency_ns_[static_cast<size_t>(n - 1)] = latency_ns;
+    if (n == o_.events || producer_waiting_.load(std::memory_order_acquire)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (n == o_.events) end_ = Clock::now();
+      cv_.notify_all();
+    }
+  }
+
+  // Producer side: waits while too much is outstanding.
+  void WaitForRoom(int64_t published) {
+    if (published - received_.load(std::memory_order_acquire) < o_.max_outstanding) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    producer_waiting_.store(true, std::memory_order_release);
+    cv_.wait_for(lock, std::chrono::seconds(30), [&] {
+      return published - received_.load(std::memory_order_acquire) < o_.max_outstanding / 2;
+    });
+    producer_waiting_.store(false, std::memory_order_release);
+  }
+
+  // Waits for the last event, at most `timeout`. Returns the receive end time.
+  Clock::time_point WaitForAll(std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return received_.load() >= o_.events; });
+    return received_.load() >= o_.events ? end_ : Clock::now();
+  }
+
+  void Fill(WorkloadResult& r, Clock::time_point start, Clock::time_point end) {
+    r.received = received_.load();
+    r.violations = violations_.load();
+    r.duplicates = duplicates_.load();
+    r.lost = std::max<int64_t>(0, o_.events - r.received);
+    r.seconds = std::chrono::duration<double>(end - start).count();
+    r.throughput = r.seconds > 0 ? static_cast<double>(r.received) / r.seconds : 0;
+    std::vector<int64_t> lat(latency_ns_.begin(),
+                             latency_ns_.begin() + std::min(r.received, o_.events));
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double q) {
+      if (lat.empty()) return 0.0;
+      const size_t i =
+          std::min(lat.size() - 1, static_cast<size_t>(q * static_cast<double>(lat.size())));
+      return static_cast<double>(lat[i]) / 1000.0;
+    };
+    r.p50_us = pct(0.50);
+    r.p90_us = pct(0.90);
+    r.p99_us = pct(0.99);
+    r.p999_us = pct(0.999);
+    r.max_us = lat.empty() ? 0 : static_cast<double>(lat.back()) / 1000.0;
+  }
+
+ private:
+  const WorkloadOptions& o_;
+  std::vector<std::atomic<uint8_t>> seen_;
+  std::vector<std::atomic<int64_t>> last_;
+  std::vector<int64_t> latency_ns_;
+  std::atomic<int64_t> received_{0}, violations_{0}, duplicates_{0};
+  std::atomic<bool> producer_waiting_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Clock::time_point end_{};
+};
+
+// Event i goes to aggregate i % K as version i / K + 1; envelopes carry their
+// send time in the envelope timestamp, raw records in their first 8 bytes.
+Record MakeWorkloadRecord(const WorkloadOptions& o, int64_t i, Envelope* envelope_out);
+void TallyEnvelope(Tally& tally, const WorkloadOptions& o, const Envelope& e);
+void TallyRaw(Tally& tally, const WorkloadOptions& o, const Record& r);
+
+}  // namespace evbus::cli
+
+#endif  // EVBUS_CLI_WORKLOAD_TALLY_H_
