@@ -606,11 +606,9 @@ TEST(ConfigFormat, DurationsAndSizesUseTheLoaderForms) {
       {90s, "1m30s"},   {1500ms, "1s500ms"}, {0s, "0s"},   {-5s, "-5s"}};
   for (auto [d, text] : durations) EXPECT_EQ(FormatDuration(d), text);
   EXPECT_EQ(FormatDuration(Duration::min()), "-2562047h47m16s854ms775us808ns");
-  EXPECT_EQ(FormatBytes(int64_t{1} << 30), "1GiB");
-  EXPECT_EQ(FormatBytes(64 << 20), "64MiB");
-  EXPECT_EQ(FormatBytes(1000), "1000");
-  EXPECT_EQ(FormatBytes(0), "0");
-  EXPECT_EQ(FormatBytes(-1), "-1");
+  const std::pair<int64_t, std::string_view> sizes[] = {
+      {1LL << 30, "1GiB"}, {64 << 20, "64MiB"}, {1000, "1000"}, {0, "0"}, {-1, "-1"}};
+  for (auto [n, text] : sizes) EXPECT_EQ(FormatBytes(n), text);
 }
 
 TEST(ConfigEnum, ToStringGivesTheTextForms) {

@@ -6,6 +6,7 @@
 
 #ifdef EVBUS_WITH_KAFKA
 
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -288,12 +289,15 @@ TEST_F(KafkaTest, ConsumerKilledMidStreamLosesNothing) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {  // the victim: handles slowly, logging what it handled
-    std::ofstream log(log_path, std::ios::app);
+    // One write(2) per line on an O_APPEND descriptor: whole lines even with
+    // several workers writing, and each is complete before the handler returns.
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     auto bus = EventBus::Create(config_);
-    if (!bus.ok()) _exit(3);
+    if (!bus.ok() || fd < 0) _exit(3);
     (void)(*bus)->SubscribeEnvelope(topic, [&](const Envelope& e, const Delivery& d) {
       d.cancel.WaitFor(std::chrono::milliseconds(2));
-      log << e.aggregate_id << ' ' << e.event_version << std::endl;
+      const std::string line = e.aggregate_id + ' ' + std::to_string(e.event_version) + '\n';
+      if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(4);
       return Status();
     });
     (void)(*bus)->Start();

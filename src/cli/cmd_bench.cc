@@ -83,9 +83,10 @@ int RunSustained(const BenchOptions& b, WorkloadOptions base) {
   bool ok = true;
   int run = 0;
   // Kafka and NATS keep topics and offsets: every bench run uses new ones.
-  const std::string run_id = "-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                      std::chrono::system_clock::now().time_since_epoch())
-                                                      .count());
+  const std::string run_id =
+      "-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
   for (Ordering ordering : ParseOrderings(b.orderings)) {
     WorkloadOptions o = base;
     o.ordering = ordering;
@@ -100,7 +101,8 @@ int RunSustained(const BenchOptions& b, WorkloadOptions base) {
   WorkloadOptions raw = base;
   raw.topic = "bench-sustained-baseline" + run_id;
   raw.config.subscriber.group = raw.topic;
-  const std::string client = base.config.transport == TransportKind::kKafka ? "librdkafka" : "transport";
+  const std::string client =
+      base.config.transport == TransportKind::kKafka ? "librdkafka" : "transport";
   ok &= Run1(client + " alone, envelope", raw, true);
   raw.envelopes = false;
   raw.topic += "-raw";

@@ -63,7 +63,8 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
       {{"enable.idempotence", k.idempotent ? "true" : "false"},
        {"acks", k.acks},
        {"compression.type", k.compression},
-       {"linger.ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(k.linger).count())},
+       {"linger.ms",
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(k.linger).count())},
        {"batch.size", std::to_string(k.batch_bytes)},
        {"partitioner", k.partitioner}},
       error);
@@ -139,7 +140,9 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
   const auto close_start = std::chrono::steady_clock::now();
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
-  result.close_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - close_start).count();
+  result.close_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - close_start)
+          .count();
   rd_kafka_flush(producer, 10000);
   rd_kafka_destroy(producer);
   result.publish_errors = publish_errors.load();

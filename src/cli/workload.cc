@@ -109,8 +109,8 @@ Result<WorkloadResult> RunRawBaseline(const WorkloadOptions& o) {
     case TransportKind::kNats:
       break;
   }
-  return Status(ErrorCode::kNotImplemented, "no raw baseline for transport " +
-                                                std::string(ToString(o.config.transport)));
+  return Status(ErrorCode::kNotImplemented,
+                "no raw baseline for transport " + std::string(ToString(o.config.transport)));
 }
 
 Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {

@@ -68,5 +68,4 @@ void TallyRaw(Tally& tally, const WorkloadOptions& o, const Record& r) {
   tally.Received(index, index % o.aggregates, index / o.aggregates + 1, NowNs() - sent);
 }
 
-
 }  // namespace evbus::cli

@@ -198,6 +198,7 @@ constexpr Field kFields[] = {
     Int("nats.max_msgs", REF(nats.max_msgs), -1, kNoMax),
     Dur("nats.duplicate_window", REF(nats.duplicate_window), 0s, 24h),
     Dur("nats.ack_wait", REF(nats.ack_wait), 1s, 1h),
+    Int("nats.partitions", REF(nats.partitions), 1, 1024),
     Int("nats.max_deliver", REF(nats.max_deliver), -1),
 
     Dur("publisher.timeout", REF(publisher.timeout), 0s, 10min),

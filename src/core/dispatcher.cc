@@ -25,7 +25,7 @@ std::string NowRfc3339() {
 }  // namespace
 
 Dispatcher::Dispatcher(DispatcherContext context)
-    : ctx_(std::move(context)), scheduler_(ctx_.lanes, ctx_.workers) {}
+    : ctx_(std::move(context)), scheduler_(ctx_.lanes) {}
 
 bool Dispatcher::OnWorkerOf(const void* bus_tag) {
   return bus_tag != nullptr && tls_worker_bus == bus_tag;
@@ -67,9 +67,25 @@ void Dispatcher::WorkerMain() {
   tls_worker_bus = ctx_.bus_tag;
   std::vector<LaneScheduler::Taken> taken;
   TurnResult turn;
-  while (scheduler_.Take(taken, 32)) {
-    for (const LaneScheduler::Taken& t : taken) RunLane(t, turn);
+  // Cheap handlers: take many lanes per turn to amortise the scheduler lock.
+  // Slow handlers: one lane per turn, so no worker sits on lanes another
+  // idle worker could run.
+  while (scheduler_.Take(taken, handler_ns_.load(std::memory_order_relaxed) > 20'000 ? 1 : 32)) {
+    const auto start = std::chrono::steady_clock::now();
+    size_t messages = 0;
+    for (const LaneScheduler::Taken& t : taken) {
+      for (InFlight* m = t.head; m != nullptr; m = m->next) ++messages;
+      RunLane(t, turn);
+    }
     taken.clear();
+    if (messages > 0) {  // moving average of the cost of one message
+      const int64_t per = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count() /
+                          static_cast<int64_t>(messages);
+      const int64_t old = handler_ns_.load(std::memory_order_relaxed);
+      handler_ns_.store(old + (per - old) / 8, std::memory_order_relaxed);
+    }
     // Settle before giving lanes back, so Close never sees a quiet scheduler
     // while settled work is still missing from the frontier.
     SettleAll(turn.settled);

@@ -99,6 +99,7 @@ class Dispatcher {
   std::unique_ptr<RetryTimer> timer_;
   std::vector<Thread> workers_;
   std::atomic<uint64_t> round_robin_{0};
+  std::atomic<int64_t> handler_ns_{0};  // moving average cost of one message
   std::atomic<uint64_t> abandoned_{0};
   bool stopped_ = false;
 };

@@ -11,7 +11,7 @@ constexpr int kMaxRunPerTurn = 64;
 
 }  // namespace
 
-LaneScheduler::LaneScheduler(uint32_t lanes, int workers) : lanes_(lanes), workers_(workers) {}
+LaneScheduler::LaneScheduler(uint32_t lanes) : lanes_(lanes) {}
 
 void LaneScheduler::ScheduleLocked(uint32_t lane) {
   lanes_[lane].state = State::kReady;

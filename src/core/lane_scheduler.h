@@ -34,7 +34,7 @@ namespace evbus::core {
 
 class LaneScheduler {
  public:
-  explicit LaneScheduler(uint32_t lanes, int workers);
+  explicit LaneScheduler(uint32_t lanes);
 
   uint32_t lane_count() const { return static_cast<uint32_t>(lanes_.size()); }
 
@@ -109,7 +109,6 @@ class LaneScheduler {
   std::condition_variable quiet_cv_;  // Close waits for quiet
   std::vector<Lane> lanes_;
   std::deque<uint32_t> ready_;  // each lane at most once
-  const int workers_;
   int idle_workers_ = 0;
   int running_ = 0;
   int waiting_ = 0;

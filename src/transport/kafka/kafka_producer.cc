@@ -29,7 +29,7 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
 
 Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Config& config,
                                                              KafkaShared* shared, uint64_t bus_id) {
-  std::unique_ptr<KafkaProducer> p(new KafkaProducer(shared, bus_id));
+  std::unique_ptr<KafkaProducer> p(new KafkaProducer());
   Result<Handle> h =
       NewHandle(config, Role::kProducer, shared, bus_id, p.get(), [](rd_kafka_conf_t* conf) {
         rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
@@ -59,12 +59,29 @@ Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
   auto* opaque = new DeliveryCallback(std::move(done));
   // An empty key is "no key": librdkafka's *_random partitioners then spread it.
   const void* key = record.key.empty() ? nullptr : record.key.data();
-  const rd_kafka_resp_err_t err =
-      rd_kafka_producev(handle_.get(), RD_KAFKA_V_TOPIC(record.topic.c_str()),
-                        RD_KAFKA_V_KEY(const_cast<void*>(key), record.key.size()),
-                        RD_KAFKA_V_VALUE(record.payload.data(), record.payload.size()),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
-                        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+  // The array form of rd_kafka_producev (whose macros are GNU extensions).
+  rd_kafka_vu_t vus[6];
+  vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vus[0].u.cstr = record.topic.c_str();
+  vus[1].vtype = RD_KAFKA_VTYPE_KEY;
+  vus[1].u.mem.ptr = const_cast<void*>(key);
+  vus[1].u.mem.size = record.key.size();
+  vus[2].vtype = RD_KAFKA_VTYPE_VALUE;
+  vus[2].u.mem.ptr = record.payload.data();
+  vus[2].u.mem.size = record.payload.size();
+  vus[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vus[3].u.i = RD_KAFKA_MSG_F_COPY;
+  vus[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vus[4].u.ptr = opaque;
+  size_t count = 5;
+  if (headers != nullptr) {
+    vus[5].vtype = RD_KAFKA_VTYPE_HEADERS;
+    vus[5].u.headers = headers;
+    count = 6;
+  }
+  rd_kafka_error_t* error = rd_kafka_produceva(handle_.get(), vus, count);
+  const rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (error != nullptr) rd_kafka_error_destroy(error);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     // Not accepted: librdkafka took neither the headers nor the opaque.
     if (headers != nullptr) rd_kafka_headers_destroy(headers);

@@ -28,11 +28,9 @@ class KafkaProducer final : public Producer {
   void Close(Clock::time_point deadline) override;
 
  private:
-  KafkaProducer(KafkaShared* shared, uint64_t bus_id) : shared_(shared), bus_id_(bus_id) {}
+  KafkaProducer() = default;
   void PollLoop();
 
-  KafkaShared* shared_;
-  const uint64_t bus_id_;
   Handle handle_;
   core::Thread poller_;
   std::atomic<bool> stopping_{false};

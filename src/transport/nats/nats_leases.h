@@ -1,0 +1,69 @@
+// Leases: which member of a consumer group owns which partition.
+//
+// JetStream 2.9 has no exclusive pull consumer, so members agree through a
+// small stream, EVBUS_LEASES (memory storage, one message per subject, max age
+// = kLeaseTtl):
+//   evbus.lease.<group>.m.<member>       a member's heartbeat
+//   evbus.lease.<group>.l.<topic>.<p>    the lease of a partition
+// Each Step (on Poll, about every second) a member re-publishes its heartbeat
+// and refreshes each lease it holds with Nats-Expected-Last-Subject-Sequence =
+// its own last write, so a refresh fails exactly when the lease expired and
+// someone else claimed it (lost). Live members are the heartbeat subjects
+// present; each member's fair share of a topic is ceil(partitions / members).
+// Above it, a member gives partitions up (revoke, commit, then Release purges
+// the lease); below it, it claims free leases by publishing with "expect no
+// message". A member that dies stops refreshing; its messages expire after
+// kLeaseTtl and the others claim its partitions.
+//
+// Thread safety: not thread-safe; used by one consumer's polling thread.
+
+#ifndef EVBUS_TRANSPORT_NATS_NATS_LEASES_H_
+#define EVBUS_TRANSPORT_NATS_NATS_LEASES_H_
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "transport/nats/nats_session.h"
+#include "transport/transport.h"
+
+namespace evbus::transport::nats {
+
+inline constexpr auto kLeaseTtl = std::chrono::seconds(3);
+inline constexpr auto kLeaseRefresh = std::chrono::seconds(1);
+
+class Leases {
+ public:
+  Leases(NatsSession& session, const std::string& group, std::string member);
+
+  struct Plan {
+    std::vector<TopicPartition> gained;   // claimed now: assign
+    std::vector<TopicPartition> give_up;  // above the fair share: revoke, then Release
+    std::vector<TopicPartition> lost;     // taken by another member
+  };
+  // REQUIRES: the session connected. Errors: Unavailable.
+  Result<Plan> Step(const std::vector<std::string>& topics, int32_t partitions);
+  // Drops the lease of `tp` if it is still ours.
+  void Release(const TopicPartition& tp);
+  // Releases every lease and the heartbeat.
+  void Leave();
+  bool Owns(const TopicPartition& tp) const { return seqs_.count(tp) != 0; }
+
+ private:
+  Status EnsureStream();
+  std::string LeaseSubject(const TopicPartition& tp) const;
+  // Publishes to `subject` when its last sequence is `expect` (0: empty).
+  Result<uint64_t> Write(const std::string& subject, uint64_t expect);
+  void Purge(const std::string& subject);
+
+  NatsSession& session_;
+  const std::string base_;  // evbus.lease.<group>
+  const std::string member_;
+  bool stream_ready_ = false;
+  std::map<TopicPartition, uint64_t> seqs_;  // our leases -> their last sequence
+};
+
+}  // namespace evbus::transport::nats
+
+#endif  // EVBUS_TRANSPORT_NATS_NATS_LEASES_H_

@@ -1,0 +1,94 @@
+// NatsSession: one bus's connection to NATS and its JetStream context.
+//
+// The connection is made lazily, on the first call that needs the server, so
+// a bus starts no thread before Start() or its first publish. It lives while
+// pinned: the transport's producer and consumer each hold a pin until their
+// Close, and one-off calls (EnsureTopic, DescribeTopic) pin for their
+// duration. The last Unpin destroys the context and the connection and
+// releases the cnats runtime (the last release in the process waits for every
+// cnats thread), so a bus's Close, which closes its producer last, leaves no
+// cnats thread of this bus running.
+//
+// Thread safety: all methods are thread-safe. connection() and js() stay
+// valid while the caller holds a pin.
+
+#ifndef EVBUS_TRANSPORT_NATS_NATS_SESSION_H_
+#define EVBUS_TRANSPORT_NATS_NATS_SESSION_H_
+
+#include <nats/nats.h>
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "evbus/config.h"
+#include "transport/nats/nats_runtime.h"
+#include "transport/transport.h"
+
+namespace evbus::transport::nats {
+
+// Builds the cnats options from config.nats (servers, name, auth, TLS,
+// reconnect); used for the first connect and, by cnats, for every reconnect.
+// `events` receives the connection callbacks (may be null).
+struct ConnEvents;
+Result<natsOptions*> BuildOptions(const NatsConfig& config, ConnEvents* events);
+
+class NatsSession {
+ public:
+  NatsSession(const Config& config, uint64_t bus_id);
+  ~NatsSession();
+  NatsSession(const NatsSession&) = delete;
+  NatsSession& operator=(const NatsSession&) = delete;
+
+  void SetErrorSink(ErrorSink sink);
+  void Pin();
+  void Unpin();
+
+  // Connects unless connected. REQUIRES: pinned. Errors: Unavailable.
+  Status Connect();
+  natsConnection* connection();
+  jsCtx* js();
+  bool connected() const;
+
+  // Runs `fn`, attributing threads it starts to this bus (see nats_runtime.h).
+  void Attributed(const std::function<void()>& fn);
+  // Keeps `p` (a closure handed to cnats) alive until the connection and its
+  // threads are gone.
+  void KeepUntilClosed(std::shared_ptr<void> p);
+
+  const Config& config() const { return config_; }
+  uint64_t bus_id() const { return bus_id_; }
+
+ private:
+  void Teardown(std::unique_lock<std::mutex>& lock);
+
+  const Config config_;
+  const uint64_t bus_id_;
+  std::mutex connect_mu_;  // one Connect at a time
+  mutable std::mutex mu_;
+  int pins_ = 0;
+  ErrorSink sink_;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+  std::shared_ptr<ConnEvents> events_;
+  std::vector<std::shared_ptr<void>> keep_;
+  std::shared_ptr<ThreadClaims> threads_ = std::make_shared<ThreadClaims>();
+};
+
+// A pin for the duration of a scope.
+class SessionPin {
+ public:
+  explicit SessionPin(NatsSession& s) : s_(s) { s_.Pin(); }
+  ~SessionPin() { s_.Unpin(); }
+  SessionPin(const SessionPin&) = delete;
+  SessionPin& operator=(const SessionPin&) = delete;
+
+ private:
+  NatsSession& s_;
+};
+
+}  // namespace evbus::transport::nats
+
+#endif  // EVBUS_TRANSPORT_NATS_NATS_SESSION_H_

@@ -1,0 +1,37 @@
+// NatsStreams: applies config.topic_strategy to the JetStream streams behind a
+// topic, once per topic per transport (the producer's first publish to a topic
+// and the bus's Start both ask).
+//
+// Thread safety: thread-safe; REQUIRES the session pinned by the caller.
+
+#ifndef EVBUS_TRANSPORT_NATS_NATS_STREAMS_H_
+#define EVBUS_TRANSPORT_NATS_NATS_STREAMS_H_
+
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "transport/nats/nats_session.h"
+
+namespace evbus::transport::nats {
+
+class NatsStreams {
+ public:
+  explicit NatsStreams(NatsSession& session) : session_(session) {}
+
+  // Errors: NotFound (missing under validate_only), Unavailable.
+  Status Ensure(const std::string& topic);
+  // The topic's partition count. Errors: NotFound, Unavailable.
+  Result<int32_t> Describe(const std::string& topic);
+
+ private:
+  Status EnsureStream(jsCtx* js, const std::string& topic, int32_t partition);
+
+  NatsSession& session_;
+  std::mutex mu_;
+  std::set<std::string> ensured_;
+};
+
+}  // namespace evbus::transport::nats
+
+#endif  // EVBUS_TRANSPORT_NATS_NATS_STREAMS_H_
