@@ -79,25 +79,9 @@ int64_t KafkaCommitted(const Config& config, const std::string& topic, int32_t p
 const bool kKafkaRegistered = RegisterConformanceTransport(
     TransportUnderTest{"kafka", 4, KafkaConfig, KafkaCommitted, KafkaUnavailable});
 
-class KafkaTest : public BusTest {
+class KafkaTest : public ServerTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (std::string why = KafkaUnavailable(); !why.empty()) GTEST_SKIP() << why;
-    unique_ = UniqueName("kafka");
-    config_ = KafkaConfig(unique_);
-    config_.subscriber.group = unique_ + "-group";
-  }
-  void TearDown() override { ExpectThreadsAtBaseline(); }
-
-  std::unique_ptr<EventBus> NewBus(const Config& config) {
-    auto bus = EventBus::Create(config);
-    EXPECT_TRUE(bus.ok()) << bus.status().ToString();
-    return bus.ok() ? std::move(bus).value() : nullptr;
-  }
-
-  std::string unique_;
-  Config config_;
+  KafkaTest() : ServerTest("kafka", KafkaUnavailable, KafkaConfig) {}
 };
 
 // A plain librdkafka producer, as a foreign (e.g. Go/sarama) service would use.

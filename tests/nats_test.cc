@@ -63,22 +63,9 @@ std::string NatsUnavailable() {
 const bool kNatsRegistered = RegisterConformanceTransport(
     TransportUnderTest{"nats", 4, NatsConfig, NatsCommitted, NatsUnavailable});
 
-class NatsTest : public BusTest {
+class NatsTest : public ServerTest {
  protected:
-  void SetUp() override {
-    BusTest::SetUp();
-    if (std::string why = NatsUnavailable(); !why.empty()) GTEST_SKIP() << why;
-    unique_ = UniqueName("nats");
-    config_ = NatsConfig(unique_);
-    config_.subscriber.group = unique_ + "-group";
-  }
-  void TearDown() override { ExpectThreadsAtBaseline(); }
-
-  std::unique_ptr<EventBus> NewBus(const Config& config) {
-    auto bus = EventBus::Create(config);
-    EXPECT_TRUE(bus.ok()) << bus.status().ToString();
-    return bus.ok() ? std::move(bus).value() : nullptr;
-  }
+  NatsTest() : ServerTest("nats", NatsUnavailable, NatsConfig) {}
 
   // A key per partition, so a test can reach every partition.
   static std::vector<std::string> KeyPerPartition() {
@@ -93,9 +80,6 @@ class NatsTest : public BusTest {
     }
     return keys;
   }
-
-  std::string unique_;
-  Config config_;
 };
 
 TEST_F(NatsTest, RepublishedEventIdIsStoredOnce) {

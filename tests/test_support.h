@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -132,6 +133,40 @@ inline std::string UniqueName(const std::string& prefix) {
   }
   return name;
 }
+
+// Fixture for a transport's own tests against a real server: skipped when
+// `unavailable()` names a reason (never in CI), a fresh config and group per
+// test, T1 checked at the end.
+class ServerTest : public BusTest {
+ protected:
+  ServerTest(std::string name, std::function<std::string()> unavailable,
+             std::function<Config(const std::string&)> make_config)
+      : name_(std::move(name)),
+        unavailable_(std::move(unavailable)),
+        make_config_(std::move(make_config)) {}
+  void SetUp() override {
+    BusTest::SetUp();
+    if (std::string why = unavailable_(); !why.empty()) GTEST_SKIP() << why;
+    unique_ = UniqueName(name_);
+    config_ = make_config_(unique_);
+    config_.subscriber.group = unique_ + "-group";
+  }
+  void TearDown() override { ExpectThreadsAtBaseline(); }
+
+  std::unique_ptr<EventBus> NewBus(const Config& config) {
+    auto bus = EventBus::Create(config);
+    EXPECT_TRUE(bus.ok()) << bus.status().ToString();
+    return bus.ok() ? std::move(bus).value() : nullptr;
+  }
+
+  std::string unique_;
+  Config config_;
+
+ private:
+  std::string name_;
+  std::function<std::string()> unavailable_;
+  std::function<Config(const std::string&)> make_config_;
+};
 
 }  // namespace evbus::test
 

@@ -75,7 +75,10 @@ int RunSustained(const BenchOptions& b, WorkloadOptions base) {
   std::printf(
       "sustained: %lld events of %d bytes, %d aggregates, %d partitions, %d workers, "
       "transport %s\n",
-      static_cast<long long>(b.events), b.payload_bytes, b.aggregates, b.partitions,
+      static_cast<long long>(b.events), b.payload_bytes, b.aggregates,
+      base.config.transport == TransportKind::kKafka  ? base.config.kafka.topic_partitions
+      : base.config.transport == TransportKind::kNats ? base.config.nats.partitions
+                                                      : b.partitions,
       base.config.subscriber.workers > 0 ? base.config.subscriber.workers
                                          : static_cast<int>(std::thread::hardware_concurrency()),
       std::string(ToString(base.config.transport)).c_str());
