@@ -314,12 +314,16 @@ TEST_P(ConformanceTest, CloseWithWorkInFlightCommitsOnlyWhatWasHandled) {
   Gate gate;
   Signal signal;
   std::set<std::pair<int32_t, int64_t>> handled;
+  int blocked = 0;
   auto consumer = NewBus(config);
   ASSERT_TRUE(consumer
                   ->Subscribe(topic,
                               [&](const Record& r, const Delivery& d) {
-                                if (r.payload == "block" && !gate.Pass(d.cancel)) {
-                                  return Status(ErrorCode::kCancelled, "closing");
+                                if (r.payload == "block") {
+                                  signal.Update([&] { ++blocked; });
+                                  if (!gate.Pass(d.cancel)) {
+                                    return Status(ErrorCode::kCancelled, "closing");
+                                  }
                                 }
                                 signal.Update([&] { handled.insert({r.partition, r.offset}); });
                                 return Status();
@@ -334,7 +338,8 @@ TEST_P(ConformanceTest, CloseWithWorkInFlightCommitsOnlyWhatWasHandled) {
     r.payload = (i % 20 == 0 && i >= 100) ? "block" : "ok";
     ASSERT_TRUE(producer->Publish(std::move(r)).ok());
   }
-  ASSERT_TRUE(signal.WaitUntil([&] { return handled.size() >= 100; }));
+  // Close only once a handler is stuck, so there is work in flight to abandon.
+  ASSERT_TRUE(signal.WaitUntil([&] { return handled.size() >= 100 && blocked > 0; }));
   Result<CloseReport> report = consumer->Close(300ms);
   ASSERT_TRUE(report.ok());
   EXPECT_GT(report->abandoned, 0u) << report->ToString();
