@@ -24,12 +24,7 @@ Config BaseConfig() {
   c.nats.urls = {NatsUrl()};
   c.nats.storage = "memory";
   c.nats.ack_wait = 2s;
-  c.subscriber.workers = 4;
-  c.subscriber.commit_interval = 5ms;
-  c.subscriber.retry.initial_backoff = 1ms;
-  c.subscriber.retry.max_backoff = 5ms;
-  c.subscriber.retry.max_attempts = 3;
-  c.close_timeout = 10s;
+  UseFastTestSettings(c);
   return c;
 }
 

@@ -101,18 +101,23 @@ class BusTest : public ::testing::Test {
   size_t baseline_threads_ = 0;
 };
 
-// A memory-transport config on a broker private to the calling test.
-inline Config MemoryConfig(const std::string& broker) {
-  Config c;
-  c.transport = TransportKind::kMemory;
-  c.memory.broker = broker;
-  c.memory.partitions = 4;
+// Engine settings that keep tests fast: frequent commits, millisecond backoffs.
+inline void UseFastTestSettings(Config& c) {
   c.subscriber.workers = 4;
   c.subscriber.commit_interval = 5ms;
   c.subscriber.retry.initial_backoff = 1ms;
   c.subscriber.retry.max_backoff = 5ms;
   c.subscriber.retry.max_attempts = 3;
   c.close_timeout = 10s;
+}
+
+// A memory-transport config on a broker private to the calling test.
+inline Config MemoryConfig(const std::string& broker) {
+  Config c;
+  c.transport = TransportKind::kMemory;
+  c.memory.broker = broker;
+  c.memory.partitions = 4;
+  UseFastTestSettings(c);
   return c;
 }
 

@@ -115,11 +115,9 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < o.events; ++i) {
     tally.WaitForRoom(i);
-    Envelope e;
-    Record r = MakeWorkloadRecord(o, i, o.envelopes ? &e : nullptr);
-    if (o.envelopes) {
-      if (Status s = EncodeEnvelope(e, r.payload); !s.ok()) return s;
-    }
+    Result<Record> made = MakeEncodedRecord(o, i);
+    if (!made.ok()) return made.status();
+    Record r = std::move(made).value();
     rd_kafka_resp_err_t err;
     do {
       err = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(o.topic.c_str()),

@@ -152,11 +152,9 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
   const auto start = Clock::now();
   for (int64_t i = 0; i < o.events; ++i) {
     tally.WaitForRoom(i);
-    Envelope e;
-    Record r = MakeWorkloadRecord(o, i, o.envelopes ? &e : nullptr);
-    if (o.envelopes) {
-      if (Status s = EncodeEnvelope(e, r.payload); !s.ok()) return s;
-    }
+    Result<Record> made = MakeEncodedRecord(o, i);
+    if (!made.ok()) return made.status();
+    Record r = std::move(made).value();
     Status s = (*producer)->Produce(std::move(r), [&](const Status& st, int32_t, int64_t) {
       if (!st.ok()) publish_errors.fetch_add(1, std::memory_order_relaxed);
     });

@@ -52,6 +52,15 @@ Record MakeWorkloadRecord(const WorkloadOptions& o, int64_t i, Envelope* envelop
   return r;
 }
 
+Result<Record> MakeEncodedRecord(const WorkloadOptions& o, int64_t i) {
+  Envelope e;
+  Record r = MakeWorkloadRecord(o, i, o.envelopes ? &e : nullptr);
+  if (o.envelopes) {
+    if (Status s = EncodeEnvelope(e, r.payload); !s.ok()) return s;
+  }
+  return r;
+}
+
 void TallyEnvelope(Tally& tally, const WorkloadOptions& o, const Envelope& e) {
   const int64_t latency = (std::chrono::system_clock::now() - e.timestamp.time).count();
   const int64_t aggregate = ParseTrailingInt(e.aggregate_id, 4);

@@ -106,6 +106,9 @@ class Tally {
 // Event i goes to aggregate i % K as version i / K + 1; envelopes carry their
 // send time in the envelope timestamp, raw records in their first 8 bytes.
 Record MakeWorkloadRecord(const WorkloadOptions& o, int64_t i, Envelope* envelope_out);
+// The i-th record as a raw client sends it: for envelopes, the encoded JSON
+// (without evbus's headers); otherwise the raw payload.
+Result<Record> MakeEncodedRecord(const WorkloadOptions& o, int64_t i);
 void TallyEnvelope(Tally& tally, const WorkloadOptions& o, const Envelope& e);
 void TallyRaw(Tally& tally, const WorkloadOptions& o, const Record& r);
 
