@@ -143,10 +143,10 @@ Result<ConfPtr> BuildConf(const Config& config, Role role, HandleContext* contex
     b.Set("max.poll.interval.ms", Ms(k.max_poll_interval), "kafka.consumer.max_poll_interval");
     b.Set("partition.assignment.strategy", k.assignor, "kafka.consumer.assignor");
     b.Set("isolation.level", k.isolation_level, "kafka.consumer.isolation_level");
-    // Backpressure pauses partitions; a resumed partition waits for the next
-    // fetch request, which librdkafka's default long poll (500 ms) can delay
-    // by that much per pause. Measured: 12-39 k/s at 500 ms, 95 k/s at 10 ms
-    // (300 k envelopes, window 1024). kafka.properties may override it.
+    // Backpressure pauses partitions; a resumed partition should not wait
+    // behind a long-poll fetch (librdkafka's default 500 ms). This does not
+    // remove the larger cost of a pause/resume cycle measured on 2.0.2
+    // (about 0.5 s each; see the session notes). kafka.properties overrides it.
     b.Set("fetch.wait.max.ms", "10", "kafka (evbus default)");
     if (!k.group_instance_id.empty()) {
       b.Set("group.instance.id", k.group_instance_id, "kafka.consumer.group_instance_id");
