@@ -121,7 +121,7 @@ struct NatsConfig {
   Duration duplicate_window = std::chrono::minutes(2);  // nats.duplicate_window, 0..1d
   Duration ack_wait = std::chrono::seconds(30);         // nats.ack_wait, 1s..1h
   int partitions = 4;  // nats.partitions: subjects <topic>.<p> per topic (one stream each), 1..1024
-  int max_deliver = -1;                                 // nats.max_deliver: -1 = unlimited
+  int max_deliver = -1;  // nats.max_deliver: -1 = unlimited
 };
 
 struct PublisherConfig {

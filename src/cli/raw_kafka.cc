@@ -13,6 +13,7 @@
 
 #include "cli/workload.h"
 #include "cli/workload_tally.h"
+#include "core/thread.h"
 #include "transport/transport.h"
 
 namespace evbus::cli {
@@ -85,38 +86,45 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
   rd_kafka_topic_partition_list_destroy(topics);
 
   std::atomic<bool> stop{false};
-  std::thread reader([&] {  // one consumer thread: poll, decode, check, commit
-    Envelope e;
-    int since_commit = 0;
-    while (!stop.load(std::memory_order_acquire)) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
-      if (m == nullptr) continue;
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const std::string_view payload(static_cast<const char*>(m->payload), m->len);
-        if (o.envelopes) {
-          if (DecodeEnvelopeInto(payload, e).ok()) TallyEnvelope(tally, o, e);
-        } else {
-          Record r;
-          r.payload.assign(payload);
-          TallyRaw(tally, o, r);
+  core::Thread reader = core::Thread::Start(
+      "evb-raw-read", "bench-baseline", 0,
+      [&] {  // one consumer thread: poll, decode, check, commit
+        Envelope e;
+        int since_commit = 0;
+        while (!stop.load(std::memory_order_acquire)) {
+          rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+          if (m == nullptr) continue;
+          if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const std::string_view payload(static_cast<const char*>(m->payload), m->len);
+            if (o.envelopes) {
+              if (DecodeEnvelopeInto(payload, e).ok()) TallyEnvelope(tally, o, e);
+            } else {
+              Record r;
+              r.payload.assign(payload);
+              TallyRaw(tally, o, r);
+            }
+            if (++since_commit >= 500) {
+              rd_kafka_commit_message(consumer, m, 1);
+              since_commit = 0;
+            }
+          }
+          rd_kafka_message_destroy(m);
         }
-        if (++since_commit >= 500) {
-          rd_kafka_commit_message(consumer, m, 1);
-          since_commit = 0;
-        }
-      }
-      rd_kafka_message_destroy(m);
-    }
-  });
+      });
   std::atomic<int64_t> publish_errors{0};
-  std::thread poller([&] {  // serves delivery reports
-    while (!stop.load(std::memory_order_acquire)) rd_kafka_poll(producer, 100);
-  });
+  core::Thread poller =
+      core::Thread::Start("evb-raw-prod", "bench-baseline", 0, [&] {  // serves delivery reports
+        while (!stop.load(std::memory_order_acquire)) rd_kafka_poll(producer, 100);
+      });
   const auto start = std::chrono::steady_clock::now();
+  Status failed;
   for (int64_t i = 0; i < o.events; ++i) {
     tally.WaitForRoom(i);
     Result<Record> made = MakeEncodedRecord(o, i);
-    if (!made.ok()) return made.status();
+    if (!made.ok()) {  // stop and clean up below: the threads and clients must end
+      failed = made.status();
+      break;
+    }
     Record r = std::move(made).value();
     rd_kafka_resp_err_t err;
     do {
@@ -130,10 +138,11 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
     if (i == o.events / 2) result.threads_running = CountProcessThreads();
   }
   result.published = o.events;
-  const auto end = tally.WaitForAll(std::chrono::seconds(120));
+  const auto end =
+      failed.ok() ? tally.WaitForAll(std::chrono::seconds(120)) : std::chrono::steady_clock::now();
   stop.store(true, std::memory_order_release);
-  reader.join();
-  poller.join();
+  reader.Join();
+  poller.Join();
   tally.Fill(result, start, end);
   const auto close_start = std::chrono::steady_clock::now();
   rd_kafka_consumer_close(consumer);
@@ -145,6 +154,7 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
   rd_kafka_destroy(producer);
   result.publish_errors = publish_errors.load();
   result.peak_rss_kb = PeakRssKb();
+  if (!failed.ok()) return failed;
   return result;
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/workload_tally.h"
+#include "core/thread.h"
 #include "transport/transport.h"
 
 namespace evbus::cli {
@@ -127,7 +128,7 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
 
   std::atomic<bool> stop{false};
   // The baseline's one consumer thread: poll, decode, check, commit.
-  std::thread reader([&] {
+  core::Thread reader = core::Thread::Start("evb-raw-read", "bench-baseline", 0, [&] {
     std::vector<transport::RecordPtr> batch;
     Envelope e;
     std::map<transport::TopicPartition, int64_t> next;
@@ -150,10 +151,14 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
   });
   std::atomic<int64_t> publish_errors{0};
   const auto start = Clock::now();
+  Status failed;
   for (int64_t i = 0; i < o.events; ++i) {
     tally.WaitForRoom(i);
     Result<Record> made = MakeEncodedRecord(o, i);
-    if (!made.ok()) return made.status();
+    if (!made.ok()) {  // stop and clean up below: the threads and clients must end
+      failed = made.status();
+      break;
+    }
     Record r = std::move(made).value();
     Status s = (*producer)->Produce(std::move(r), [&](const Status& st, int32_t, int64_t) {
       if (!st.ok()) publish_errors.fetch_add(1, std::memory_order_relaxed);
@@ -162,15 +167,17 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
     if (i == o.events / 2) result.threads_running = CountProcessThreads();
   }
   result.published = o.events;
-  const auto end = tally.WaitForAll(std::chrono::seconds(120));
+  const auto end =
+      failed.ok() ? tally.WaitForAll(std::chrono::seconds(120)) : std::chrono::steady_clock::now();
   stop.store(true, std::memory_order_release);
   (*consumer)->Wakeup();
-  reader.join();
+  reader.Join();
   tally.Fill(result, start, end);
   (void)(*consumer)->Close(Clock::now() + std::chrono::seconds(5));
   (*producer)->Close(Clock::now());
   result.publish_errors = publish_errors.load();
   result.peak_rss_kb = PeakRssKb();
+  if (!failed.ok()) return failed;
   return result;
 }
 

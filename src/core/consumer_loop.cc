@@ -126,7 +126,7 @@ void ConsumerLoop::Run() {
   }
   revoke_deadline_ = deadline;
   closing_ = true;
-  close_commits_ += CommitFrontier(/*synchronous=*/true);
+  CommitFrontier(/*synchronous=*/true);
   if (Status s = consumer_->Close(deadline); !s.ok()) report_error_(s);
   for (auto& [tp, p] : partitions_) p->Abandon();
   partitions_.clear();
@@ -192,27 +192,20 @@ void ConsumerLoop::ApplyBackpressure() {
   any_paused_.store(any, std::memory_order_release);
 }
 
-bool ConsumerLoop::CommitOne(PartitionState& p, bool synchronous) {
-  std::optional<int64_t> offset = p.TakeCommit();
-  if (!offset) return false;
-  Status s = consumer_->Commit({transport::CommitOffset{p.tp(), *offset}}, synchronous);
-  if (!s.ok()) {
-    p.CommitFailed(*offset);
-    report_error_(s);
-    return false;
-  }
-  counters_.commits.fetch_add(1, std::memory_order_relaxed);
-  if (closing_) ++close_commits_;
-  return true;
+uint64_t ConsumerLoop::CommitFrontier(bool synchronous) {
+  std::vector<PartitionState*> all;
+  all.reserve(partitions_.size());
+  for (auto& [tp, p] : partitions_) all.push_back(p.get());
+  return Commit(all, synchronous);
 }
 
-uint64_t ConsumerLoop::CommitFrontier(bool synchronous) {
+uint64_t ConsumerLoop::Commit(const std::vector<PartitionState*>& partitions, bool synchronous) {
   std::vector<transport::CommitOffset> offsets;
   std::vector<PartitionState*> states;
-  for (auto& [tp, p] : partitions_) {
+  for (PartitionState* p : partitions) {
     if (std::optional<int64_t> o = p->TakeCommit()) {
-      offsets.push_back({tp, *o});
-      states.push_back(p.get());
+      offsets.push_back({p->tp(), *o});
+      states.push_back(p);
     }
   }
   if (offsets.empty()) return 0;
@@ -223,6 +216,7 @@ uint64_t ConsumerLoop::CommitFrontier(bool synchronous) {
     return 0;
   }
   counters_.commits.fetch_add(offsets.size(), std::memory_order_relaxed);
+  if (closing_) close_commits_ += offsets.size();
   return offsets.size();
 }
 
@@ -247,7 +241,7 @@ void ConsumerLoop::OnRevoked(const std::vector<transport::TopicPartition>& parti
                                               " lost; its in-flight work is dropped uncommitted"));
     } else {
       if (!p.WaitIdle(deadline)) p.Abandon();  // too slow: redelivered to the next owner
-      CommitOne(p, /*synchronous=*/true);
+      Commit({&p}, /*synchronous=*/true);
     }
     partitions_.erase(it);
   }

@@ -64,8 +64,10 @@ class ConsumerLoop final : public transport::RebalanceListener {
   void Run();
   void Route(std::vector<transport::RecordPtr>& records);
   void ApplyBackpressure();
+  // Commits every assigned partition's frontier that moved; returns how many.
   uint64_t CommitFrontier(bool synchronous);
-  bool CommitOne(PartitionState& p, bool synchronous);
+  // The same for `partitions` (a revoke commits just its own).
+  uint64_t Commit(const std::vector<PartitionState*>& partitions, bool synchronous);
 
   const uint64_t bus_id_;
   const SubscriberConfig config_;

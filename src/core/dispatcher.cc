@@ -73,10 +73,7 @@ void Dispatcher::WorkerMain() {
   while (scheduler_.Take(taken, handler_ns_.load(std::memory_order_relaxed) > 20'000 ? 1 : 32)) {
     const auto start = std::chrono::steady_clock::now();
     size_t messages = 0;
-    for (const LaneScheduler::Taken& t : taken) {
-      for (InFlight* m = t.head; m != nullptr; m = m->next) ++messages;
-      RunLane(t, turn);
-    }
+    for (const LaneScheduler::Taken& t : taken) messages += RunLane(t, turn);
     taken.clear();
     if (messages > 0) {  // moving average of the cost of one message
       const int64_t per = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -96,8 +93,9 @@ void Dispatcher::WorkerMain() {
   tls_worker_bus = nullptr;
 }
 
-void Dispatcher::RunLane(const LaneScheduler::Taken& taken, TurnResult& turn) {
+size_t Dispatcher::RunLane(const LaneScheduler::Taken& taken, TurnResult& turn) {
   std::vector<InFlight*> dropped;
+  size_t ran = 0;
   InFlight* m = taken.head;
   while (m != nullptr) {
     InFlight* next = m->next;
@@ -109,10 +107,11 @@ void Dispatcher::RunLane(const LaneScheduler::Taken& taken, TurnResult& turn) {
     }
     if (ctx_.cancel->cancelled()) {  // close passed its drain deadline: park the rest
       SettleAll(turn.settled);
-      scheduler_.Return(taken.lane, m, taken.tail, /*wait=*/true, dropped);
+      scheduler_.ReturnWaiting(taken.lane, m, taken.tail, false, dropped);
       ReleaseAll(dropped);
-      return;
+      return ran;
     }
+    ++ran;
     const Outcome outcome = Invoke(*m);
     if (outcome == Outcome::kSettled) {
       m->next = nullptr;
@@ -123,18 +122,25 @@ void Dispatcher::RunLane(const LaneScheduler::Taken& taken, TurnResult& turn) {
     // The lane waits: m and everything after it go back, in order. Settle
     // what ran before it first (a dead-letter publish may complete inline).
     SettleAll(turn.settled);
-    scheduler_.Return(taken.lane, m, taken.tail, /*wait=*/true, dropped);
-    ReleaseAll(dropped);
+    const bool dead_letter = outcome == Outcome::kDeadLetter;
+    const auto retry_at =
+        outcome == Outcome::kRetry
+            ? std::chrono::steady_clock::now() + Backoff(m->subscription->retry, m->attempts)
+            : std::chrono::steady_clock::time_point{};
+    const bool kept = scheduler_.ReturnWaiting(taken.lane, m, taken.tail, dead_letter, dropped);
+    ReleaseAll(dropped);  // when !kept, m itself was released here: do not touch it
+    if (!kept) return ran;
     if (outcome == Outcome::kRetry) {
       ctx_.counters->retried.fetch_add(1, std::memory_order_relaxed);
-      timer_->Schedule(taken.lane, std::chrono::steady_clock::now() +
-                                       Backoff(m->subscription->retry, m->attempts));
-    } else if (outcome == Outcome::kDeadLetter) {
+      timer_->Schedule(taken.lane, retry_at);
+    } else if (dead_letter) {
+      // The head is marked busy: abandoning keeps it until the publish ends.
       PublishDeadLetter(taken.lane, *m);
     }
-    return;
+    return ran;
   }
   turn.completed_lanes.push_back(taken.lane);
+  return ran;
 }
 
 void Dispatcher::SettleAll(std::vector<InFlight*>& settled) {
@@ -233,7 +239,6 @@ void Dispatcher::PublishDeadLetter(uint32_t lane, InFlight& m) {
 
   const RetryPolicy* policy = &m.subscription->retry;  // subscriptions outlive the dispatcher
   const int attempt = m.dead_letter_attempts;
-  scheduler_.DeadLetterStarted(lane);
   Status s = ctx_.producer->Produce(
       std::move(dlq), [this, lane, policy, attempt](const Status& st, int32_t, int64_t) {
         OnDeadLetterDone(lane, st, *policy, attempt);

@@ -84,7 +84,8 @@ class Dispatcher {
     std::vector<InFlight*> dropped;
   };
   void WorkerMain();
-  void RunLane(const LaneScheduler::Taken& taken, TurnResult& turn);
+  // Runs one taken run of a lane; returns how many handler calls it made.
+  size_t RunLane(const LaneScheduler::Taken& taken, TurnResult& turn);
   void SettleAll(std::vector<InFlight*>& settled);
   Outcome Invoke(InFlight& m);
   void PublishDeadLetter(uint32_t lane, InFlight& m);

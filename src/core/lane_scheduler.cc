@@ -70,39 +70,35 @@ bool LaneScheduler::Take(std::vector<Taken>& out, size_t max_lanes) {
   return true;
 }
 
-void LaneScheduler::Return(uint32_t index, InFlight* rest, InFlight* rest_tail, bool wait,
-                           std::vector<InFlight*>& dropped) {
-  bool notify_worker = false;
+bool LaneScheduler::ReturnWaiting(uint32_t index, InFlight* rest, InFlight* rest_tail,
+                                  bool dead_letter_head, std::vector<InFlight*>& dropped) {
   bool notify_quiet = false;
+  bool kept;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Lane& lane = lanes_[index];
     --running_;
+    kept = !abandoning_;
     if (abandoning_) {
       for (InFlight* m = rest; m != nullptr; m = m->next) dropped.push_back(m);
       for (InFlight* m = lane.head; m != nullptr; m = m->next) dropped.push_back(m);
       lane.head = lane.tail = nullptr;
       lane.state = State::kIdle;
     } else {
-      if (rest != nullptr) {
-        rest_tail->next = lane.head;
-        lane.head = rest;
-        if (lane.tail == nullptr) lane.tail = rest_tail;
-      }
-      if (wait) {
-        lane.state = State::kWaiting;
-        ++waiting_;
-      } else if (lane.head != nullptr) {
-        ScheduleLocked(index);
-        notify_worker = true;
-      } else {
-        lane.state = State::kIdle;
+      rest_tail->next = lane.head;  // the unprocessed run goes back in front, in order
+      lane.head = rest;
+      if (lane.tail == nullptr) lane.tail = rest_tail;
+      lane.state = State::kWaiting;
+      ++waiting_;
+      if (dead_letter_head) {
+        lane.head_busy = true;
+        ++dead_letters_in_progress_;
       }
     }
     notify_quiet = QuietLocked();
   }
-  if (notify_worker) work_cv_.notify_one();
   if (notify_quiet) quiet_cv_.notify_all();
+  return kept;
 }
 
 void LaneScheduler::ReturnCompleted(const std::vector<uint32_t>& indices,
@@ -148,12 +144,6 @@ void LaneScheduler::MakeReady(uint32_t index) {
     }
   }
   work_cv_.notify_one();
-}
-
-void LaneScheduler::DeadLetterStarted(uint32_t index) {
-  std::lock_guard<std::mutex> lock(mu_);
-  lanes_[index].head_busy = true;
-  ++dead_letters_in_progress_;
 }
 
 InFlight* LaneScheduler::DeadLetterSucceeded(uint32_t index) {

@@ -52,12 +52,16 @@ class LaneScheduler {
   // Returns false when the scheduler is stopping.
   bool Take(std::vector<Taken>& out, size_t max_lanes);
 
-  // Gives a taken lane back. `rest`..`rest_tail` (may be null) are the
-  // messages not processed, put back at the front in order. With `wait` the
-  // lane enters the waiting state; otherwise it becomes ready or idle.
-  // While abandoning, `rest` is dropped and returned through `dropped`.
-  void Return(uint32_t lane, InFlight* rest, InFlight* rest_tail, bool wait,
-              std::vector<InFlight*>& dropped);
+  // Gives a taken lane back in the waiting state (retry backoff, dead-letter
+  // publish, or parked while closing): `rest`..`rest_tail` (the messages not
+  // processed, never empty) go back at the front in order. While abandoning,
+  // they are dropped and returned through `dropped`, and this returns false:
+  // the caller must not touch them again.
+  // With `dead_letter_head`, the head is marked as in a dead-letter publish
+  // under the same lock (see DeadLetterSucceeded/Failed), so abandoning can
+  // never free it between the return and the publish.
+  bool ReturnWaiting(uint32_t lane, InFlight* rest, InFlight* rest_tail, bool dead_letter_head,
+                     std::vector<InFlight*>& dropped);
   // Gives back lanes whose taken run completed: each becomes ready (if more
   // arrived meanwhile) or idle. While abandoning, their queued messages are
   // dropped and returned through `dropped`.
@@ -65,9 +69,6 @@ class LaneScheduler {
   // A waiting lane may run again (its backoff ended).
   void MakeReady(uint32_t lane);
 
-  // The waiting lane's head message is being published to the dead-letter
-  // topic; until it ends, abandoning keeps the head (its publish refers to it).
-  void DeadLetterStarted(uint32_t lane);
   // The publish succeeded: pops and returns the head, then the lane becomes
   // ready or idle.
   InFlight* DeadLetterSucceeded(uint32_t lane);
