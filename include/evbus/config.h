@@ -131,6 +131,14 @@ struct PublisherConfig {
       100'000;  // publisher.max_in_flight: accepted, not yet completed publishes, 1..10M
   PayloadFormat payload_format =
       PayloadFormat::kRawJson;  // publisher.payload_format: raw_json|base64
+  // Token bucket on Publish: publishes per second, 0 = unlimited. A publish
+  // that would wait longer than publisher.timeout for a token fails with QueueFull.
+  double rate_limit = 0;  // publisher.rate_limit, 0..1e9
+  int rate_burst = 0;     // publisher.rate_burst: bucket size, 0 = one second of rate_limit
+  // Publisher backlog: outstanding publishes, or an average completion
+  // latency (measured while metrics.enabled or this is set), at or above these.
+  int64_t backlog_in_flight = 10'000;  // publisher.backlog_in_flight, 1..10M
+  Duration backlog_latency{0};         // publisher.backlog_latency: 0 = not checked, ..1h
 };
 
 struct SubscriberConfig {
@@ -152,19 +160,33 @@ struct SubscriberConfig {
   RetryPolicy retry;            // subscriber.retry.*
   std::string dead_letter_suffix =
       ".dlq";  // subscriber.dead_letter_suffix: DLQ topic = topic + suffix, non-empty
+  // Token bucket on handler dispatch, per subscription: messages per second,
+  // 0 = unlimited (SubscribeOptions::rate_limit overrides it per topic).
+  double rate_limit = 0;  // subscriber.rate_limit, 0..1e9
+  int rate_burst = 0;     // subscriber.rate_burst: bucket size, 0 = one second of rate_limit
+  // Backlog detection: lag and stalls are sampled every backlog_interval.
+  Duration backlog_interval = std::chrono::seconds(5);  // subscriber.backlog_interval, 1ms..1h
+  int64_t backlog_lag = 1000;  // subscriber.backlog_lag: a partition lagging this much, 1..2^62
+  Duration stall_timeout = std::chrono::seconds(30);  // subscriber.stall_timeout: a partition whose
+                                                      // frontier has not moved this long with
+                                                      // messages in flight is stalled; 0 = off
 };
 
+// jxt-core compatible health checks (see evbus/ops.h), running from Start().
 struct HealthCheckConfig {
   bool enabled = false;                         // health_check.enabled
   std::string topic = "jxt-core-health-check";  // health_check.topic
-  Duration interval = std::chrono::minutes(2);  // health_check.interval, 1s..1d
-  Duration timeout = std::chrono::seconds(10);  // health_check.timeout, 100ms..5m
+  Duration interval = std::chrono::minutes(2);  // health_check.interval, 10ms..1d
+  Duration timeout = std::chrono::seconds(10);  // health_check.timeout, 1ms..5m
   int failure_threshold = 3;                    // health_check.failure_threshold, 1..1000
+  bool publish = true;  // health_check.publish: send a health message every interval
+  bool monitor = true;  // health_check.monitor: subscribe to the topic, alert on no_messages
 };
 
 struct MetricsConfig {
-  bool enabled = false;                   // metrics.enabled: serve Prometheus text format
-  std::string listen = "127.0.0.1:9464";  // metrics.listen: host:port
+  bool enabled = false;  // metrics.enabled: latency histograms, and the HTTP listener
+  std::string listen = "127.0.0.1:9464";  // metrics.listen: host:port (port 0 = any free
+                                          // port), "" = no listener (EventBus::MetricsText)
 };
 
 struct Config {

@@ -204,6 +204,10 @@ constexpr Field kFields[] = {
     Dur("publisher.timeout", REF(publisher.timeout), 0s, 10min),
     Int("publisher.max_in_flight", REF(publisher.max_in_flight), 1, 10'000'000),
     Enum("publisher.payload_format", REF(publisher.payload_format), kPayloadFormatNames),
+    Real("publisher.rate_limit", REF(publisher.rate_limit), 0, 1'000'000'000),
+    Int("publisher.rate_burst", REF(publisher.rate_burst), 0, 1'000'000'000),
+    Int("publisher.backlog_in_flight", REF(publisher.backlog_in_flight), 1, 10'000'000),
+    Dur("publisher.backlog_latency", REF(publisher.backlog_latency), 0s, 1h),
 
     Str("subscriber.group", REF(subscriber.group)),
     Int("subscriber.workers", REF(subscriber.workers), 0, 1024),
@@ -217,6 +221,11 @@ constexpr Field kFields[] = {
     Dur("subscriber.handler_timeout", REF(subscriber.handler_timeout), 0s, 24h),
     Enum("subscriber.payload_format", REF(subscriber.payload_format), kPayloadFormatNames),
     Str("subscriber.dead_letter_suffix", REF(subscriber.dead_letter_suffix)),
+    Real("subscriber.rate_limit", REF(subscriber.rate_limit), 0, 1'000'000'000),
+    Int("subscriber.rate_burst", REF(subscriber.rate_burst), 0, 1'000'000'000),
+    Dur("subscriber.backlog_interval", REF(subscriber.backlog_interval), 1ms, 1h),
+    Int("subscriber.backlog_lag", REF(subscriber.backlog_lag), 1, int64_t{1} << 62),
+    Dur("subscriber.stall_timeout", REF(subscriber.stall_timeout), 0s, 24h),
     Int("subscriber.retry.max_attempts", REF(subscriber.retry.max_attempts), 1, 1000),
     Dur("subscriber.retry.initial_backoff", REF(subscriber.retry.initial_backoff), 0s, 1h),
     Dur("subscriber.retry.max_backoff", REF(subscriber.retry.max_backoff), 0s, 24h),
@@ -225,9 +234,12 @@ constexpr Field kFields[] = {
 
     Bool("health_check.enabled", REF(health_check.enabled)),
     Str("health_check.topic", REF(health_check.topic)),
-    Dur("health_check.interval", REF(health_check.interval), 1s, 24h),
-    Dur("health_check.timeout", REF(health_check.timeout), 100ms, 5min),
+    // Sub-second intervals are for tests; production uses seconds to minutes.
+    Dur("health_check.interval", REF(health_check.interval), 10ms, 24h),
+    Dur("health_check.timeout", REF(health_check.timeout), 1ms, 5min),
     Int("health_check.failure_threshold", REF(health_check.failure_threshold), 1, 1000),
+    Bool("health_check.publish", REF(health_check.publish)),
+    Bool("health_check.monitor", REF(health_check.monitor)),
 
     Bool("metrics.enabled", REF(metrics.enabled)),
     Str("metrics.listen", REF(metrics.listen)),

@@ -144,6 +144,12 @@ Status CheckGeneral(const Config& c) {
   if (c.health_check.enabled && c.health_check.topic.empty()) {
     return InvalidArgument("health_check.topic: required when health_check.enabled is true");
   }
+  if (c.health_check.timeout > c.health_check.interval) {
+    return InvalidArgument(fmt::format(
+        "health_check.timeout: {} is longer than health_check.interval ({})",
+        FormatDuration(c.health_check.timeout), FormatDuration(c.health_check.interval)));
+  }
+  if (c.metrics.listen.empty()) return Status();  // no HTTP listener; pull API only
   // Port 0 lets the OS choose (useful in tests).
   return CheckHostPort("metrics.listen", c.metrics.listen, /*allow_port_zero=*/true);
 }
