@@ -119,12 +119,20 @@ struct TopicInfo {
 // lost to retention). Called from transport threads, never under a lock.
 using ErrorSink = std::function<void(const Status&)>;
 
+// Connection state changes: `connected` false with the reason when the
+// transport lost its broker(s), true when it is back. Called from transport
+// threads, never under a transport lock, only on a change (not repeated).
+using ConnectionSink = std::function<void(bool connected, const Status& reason)>;
+
 class Transport {
  public:
   virtual ~Transport() = default;
   virtual std::string_view name() const = 0;
   // Set once, before any producer or consumer is created.
   virtual void SetErrorSink(ErrorSink sink) { (void)sink; }
+  // Set once, before any producer or consumer is created. A transport that
+  // never disconnects (memory) ignores it.
+  virtual void SetConnectionSink(ConnectionSink sink) { (void)sink; }
   virtual Result<std::unique_ptr<Producer>> CreateProducer() = 0;
   virtual Result<std::unique_ptr<Consumer>> CreateConsumer(const std::string& group) = 0;
   // Applies the topic strategy to `topic` (create when missing, check partitions).
