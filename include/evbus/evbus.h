@@ -8,6 +8,7 @@
 #include "evbus/envelope.h"
 #include "evbus/event_bus.h"
 #include "evbus/handler.h"
+#include "evbus/ops.h"
 #include "evbus/record.h"
 #include "evbus/status.h"
 

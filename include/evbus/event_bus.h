@@ -35,6 +35,7 @@
 #include "evbus/config.h"
 #include "evbus/envelope.h"
 #include "evbus/handler.h"
+#include "evbus/ops.h"
 #include "evbus/record.h"
 #include "evbus/status.h"
 
@@ -82,16 +83,23 @@ struct BusStats {
   int64_t in_flight = 0;              // messages read and not yet settled
   int64_t in_flight_bytes = 0;
   int64_t publish_in_flight = 0;
+  uint64_t publish_rate_waits = 0;  // publishes that waited for a token (publisher.rate_limit)
+  uint64_t dispatch_throttled = 0;  // messages held back by a subscription's rate limit
+  uint64_t connection_changes = 0;  // connection state changes the transport reported
 };
 
-// Readiness: running, transport connected, no lane blocked on dead-lettering.
+// Readiness: running, transport connected, no lane blocked on dead-lettering,
+// no stalled partition, health-check publisher healthy and monitor not critical.
 struct Health {
   bool healthy = false;
   BusState state = BusState::kCreated;
   std::string transport;  // "memory", "kafka", "nats"
   bool connected = false;
-  int blocked_lanes = 0;  // lanes waiting on a failing dead-letter publish
-  std::string detail;     // why not healthy, for people
+  int blocked_lanes = 0;                   // lanes waiting on a failing dead-letter publish
+  int stalled_partitions = 0;              // see BacklogState (subscriber.stall_timeout)
+  HealthPublisherStatus health_publisher;  // running == false unless health_check.publish
+  HealthMonitorStats health_monitor;       // running == false unless health_check.monitor
+  std::string detail;                      // why not healthy, for people
 };
 
 class EventBus {
@@ -148,6 +156,33 @@ class EventBus {
 
   // Called for asynchronous problems (see ErrorCallback). Set before Start().
   void SetErrorCallback(ErrorCallback callback);
+
+  // Outbox relays: `callback` receives one PublishResult per accepted publish
+  // (event id, topic, aggregate id, event type, outcome, time) — once the
+  // broker acknowledged the record (status OK), or with the error; publishes
+  // still pending at Close() complete with kClosed before Close() returns.
+  // Exactly one result per publish that returned OK, none for one that
+  // returned an error. Runs on the completing thread; keep it short (hand the
+  // result to a bounded queue of your own if it must do I/O).
+  // REQUIRES: called before Start() and before the first publish.
+  // Errors: FailedPrecondition (too late).
+  Status SetPublishResultCallback(PublishCallback callback);
+  // Called on every connection state change of the transport. Set before Start().
+  void SetConnectionCallback(ConnectionCallback callback);
+  // Called when the bus goes into or out of backlog (see BacklogState). Set
+  // before Start(); backlog is checked every subscriber.backlog_interval.
+  void SetBacklogCallback(BacklogCallback callback);
+  // Called with health-check monitor alerts (health_check.monitor). Set before Start().
+  void SetHealthAlertCallback(HealthAlertCallback callback);
+
+  // The last backlog sample (empty partitions before the first one).
+  BacklogState backlog() const;
+  // Every metric in Prometheus text format (what the metrics.listen endpoint
+  // serves), for users who export elsewhere. Latency histograms are recorded
+  // only while metrics.enabled.
+  std::string MetricsText() const;
+  // The port the metrics listener is bound to (useful with port 0); 0 when none.
+  int metrics_port() const;
 
   BusState state() const;
   uint64_t id() const;  // this bus's id in the thread census

@@ -65,10 +65,18 @@ struct SubscribeOptions {
   std::optional<RetryPolicy> retry;
   // Default: topic + subscriber.dead_letter_suffix.
   std::string dead_letter_topic;
+  // Handler dispatch rate of this topic, messages per second (0 = unlimited).
+  // Default: subscriber.rate_limit. A message over the rate waits in its
+  // lane (no worker sleeps); other keys' lanes go on.
+  std::optional<double> rate_limit;
+  std::optional<int> rate_burst;  // default: subscriber.rate_burst
 };
 
-// The outcome of one publish. Each accepted Publish/PublishEnvelope produces
-// exactly one result, also when the bus closes first (then with kClosed).
+// The outcome of one publish. Each accepted Publish/PublishEnvelope (one that
+// returned OK) produces exactly one result — to its own callback and to the
+// bus's result callback (EventBus::SetPublishResultCallback) — also when the
+// bus closes first (then with kClosed). A publish that returned an error
+// produces none.
 struct PublishResult {
   std::string topic;
   std::string event_id;      // envelopes only
@@ -79,6 +87,7 @@ struct PublishResult {
   int64_t offset = -1;
   std::chrono::steady_clock::time_point published_at{};  // when Publish was called
   std::chrono::steady_clock::time_point completed_at{};
+  std::chrono::system_clock::time_point timestamp{};  // wall clock at completion
 };
 using PublishCallback = std::function<void(const PublishResult&)>;
 

@@ -41,13 +41,16 @@ Status EventBus::Impl::Start() {
   const BusState s = state();
   if (s == BusState::kRunning) return FailedPrecondition("bus already started");
   if (s != BusState::kCreated) return Closed("bus is " + std::string(ToString(s)));
+  if (Status e = SetUpHealthChecksLocked(); !e.ok()) return e;
   // Assert every topic (and its dead-letter topic) before consuming anything.
   for (const auto& [topic, sub] : subs_) {
     if (Status e = transport_->EnsureTopic(topic); !e.ok()) return e;
     if (Status e = transport_->EnsureTopic(sub->dead_letter_topic); !e.ok()) return e;
   }
+  if (Status e = StartMetricsLocked(); !e.ok()) return e;
   if (Status e = StartEngineLocked(); !e.ok()) return e;
   state_.store(BusState::kRunning, std::memory_order_release);
+  StartOpsThreadLocked();
   return Status();
 }
 
@@ -69,6 +72,7 @@ Status EventBus::Impl::StartEngineLocked() {
   ctx.cancel = &cancel_;
   ctx.producer = &publisher_.producer();
   ctx.report_error = [this](const Status& s) { ReportError(s); };
+  ctx.measure_latency = counters_.measure_latency;
   // The loop is created below; releases reach it through this indirection.
   ctx.on_released = [this](const core::InFlight& m, int left) {
     if (loop_) loop_->OnReleased(m, left);
@@ -77,6 +81,7 @@ Status EventBus::Impl::StartEngineLocked() {
   auto loop = std::make_unique<core::ConsumerLoop>(
       id_, config_.subscriber, std::move(consumer).value(), *dispatcher, counters_,
       [this](const Status& s) { ReportError(s); });
+  loop->SetBacklogBoard(&backlog_board_);
   dispatcher->Start();
   dispatcher_ = std::move(dispatcher);
   loop_ = std::move(loop);
@@ -122,6 +127,8 @@ CloseReport EventBus::Impl::DoClose(std::chrono::milliseconds timeout) {
     std::lock_guard<std::mutex> lock(mu_);  // no Subscribe may start an engine past here
     state_.store(BusState::kDraining, std::memory_order_release);
   }
+  // The ops thread first: it publishes health messages and calls callbacks.
+  StopOpsThread();
   publisher_.StopAccepting();
 
   // mu_ is not held below: joins and waits never happen under a lock (T2).
@@ -143,6 +150,7 @@ CloseReport EventBus::Impl::DoClose(std::chrono::milliseconds timeout) {
   report.publishes_failed_on_close = publisher_.Close(deadline);
   report.drained = counters_.handled.load() + counters_.dead_lettered.load() - settled_before;
 
+  StopMetrics();
   state_.store(BusState::kClosed, std::memory_order_release);
   report.threads_after_close = CountProcessThreads();
   report.bus_threads_after_close = TakeCensus().CountForBus(id_);
@@ -159,6 +167,9 @@ Health EventBus::Impl::health() const {
     std::lock_guard<std::mutex> lock(mu_);
     h.blocked_lanes = dispatcher_ ? dispatcher_->waiting_lanes() : 0;
   }
+  for (const PartitionBacklog& p : backlog_board_.partitions()) h.stalled_partitions += p.stalled;
+  if (health_publisher_) h.health_publisher = health_publisher_->status();
+  if (health_monitor_) h.health_monitor = health_monitor_->stats();
   const uint64_t dlq_failures = counters_.dead_letter_failures.load();
   h.healthy = h.state == BusState::kRunning && h.connected;
   if (h.state != BusState::kRunning) {
@@ -170,6 +181,19 @@ Health EventBus::Impl::health() const {
     h.detail = std::to_string(h.blocked_lanes) +
                " lane(s) waiting; dead-letter publishes have failed " +
                std::to_string(dlq_failures) + " time(s)";
+  } else if (h.stalled_partitions > 0) {
+    h.healthy = false;
+    h.detail = std::to_string(h.stalled_partitions) +
+               " partition(s) stalled: commit frontier not moving for subscriber.stall_timeout";
+  } else if (h.health_publisher.running && !h.health_publisher.healthy) {
+    h.healthy = false;
+    h.detail = "health-check publisher failed " +
+               std::to_string(h.health_publisher.consecutive_failures) +
+               " time(s) in a row: " + h.health_publisher.last_error;
+  } else if (h.health_monitor.running && h.health_monitor.severity == AlertSeverity::kCritical) {
+    h.healthy = false;
+    h.detail = "no health-check message on " + config_.health_check.topic + " for " +
+               std::to_string(h.health_monitor.consecutive_misses) + " intervals";
   }
   return h;
 }

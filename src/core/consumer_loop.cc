@@ -81,6 +81,7 @@ void ConsumerLoop::Run() {
   std::vector<transport::RecordPtr> records;
   records.reserve(static_cast<size_t>(config_.max_poll_records));
   auto next_commit = transport::Clock::now() + config_.commit_interval;
+  auto next_sample = transport::Clock::now() + config_.backlog_interval;
   const auto poll_timeout =
       std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(config_.commit_interval));
   for (;;) {
@@ -115,6 +116,10 @@ void ConsumerLoop::Run() {
     if (transport::Clock::now() >= next_commit) {
       CommitFrontier(/*synchronous=*/false);
       next_commit = transport::Clock::now() + config_.commit_interval;
+    }
+    if (board_ != nullptr && transport::Clock::now() >= next_sample) {
+      SampleBacklog();
+      next_sample = transport::Clock::now() + config_.backlog_interval;
     }
   }
 
@@ -164,6 +169,34 @@ void ConsumerLoop::Route(std::vector<transport::RecordPtr>& records) {
     batch.emplace_back(dispatcher_.LaneFor(*m->subscription, *m->record), m);
   }
   dispatcher_.Enqueue(batch);
+}
+
+void ConsumerLoop::SampleBacklog() {
+  const auto now = transport::Clock::now();
+  std::map<transport::TopicPartition, int64_t> lag;
+  for (const transport::PartitionLag& l : consumer_->Lag()) lag[l.tp] = l.lag;
+  std::vector<PartitionBacklog> out;
+  out.reserve(partitions_.size());
+  for (auto& [tp, p] : partitions_) {
+    PartitionBacklog b;
+    b.topic = tp.topic;
+    b.partition = tp.partition;
+    auto it = lag.find(tp);
+    b.lag = it == lag.end() ? 0 : it->second;
+    b.in_flight = p->in_flight();
+    // Stalled: the frontier has not moved since the last sample although
+    // messages are in flight (a blocked handler, a lane waiting on dead-lettering).
+    const int64_t committable = p->committable();
+    if (committable != p->last_seen_committable || b.in_flight == 0) {
+      p->last_seen_committable = committable;
+      p->last_advance = now;
+    }
+    b.stalled_for = std::chrono::duration_cast<std::chrono::milliseconds>(now - p->last_advance);
+    b.stalled = config_.stall_timeout.count() > 0 && b.in_flight > 0 &&
+                now - p->last_advance >= config_.stall_timeout;
+    out.push_back(std::move(b));
+  }
+  board_->Post(std::move(out));
 }
 
 void ConsumerLoop::ApplyBackpressure() {

@@ -28,6 +28,7 @@
 #include "core/partition_state.h"
 #include "core/thread.h"
 #include "evbus/config.h"
+#include "ops/backlog.h"
 #include "transport/transport.h"
 
 namespace evbus::core {
@@ -41,6 +42,9 @@ class ConsumerLoop final : public transport::RebalanceListener {
                Counters& counters, std::function<void(const Status&)> report_error);
   ~ConsumerLoop() override;
 
+  // Lag and stalls go to `board` every subscriber.backlog_interval.
+  // REQUIRES: before Start().
+  void SetBacklogBoard(ops::BacklogBoard* board) { board_ = board; }
   // Subscribes to `subs`' topics and starts the polling thread.
   // Errors: those of Consumer::Subscribe.
   Status Start(Subscriptions subs);
@@ -64,6 +68,8 @@ class ConsumerLoop final : public transport::RebalanceListener {
   void Run();
   void Route(std::vector<transport::RecordPtr>& records);
   void ApplyBackpressure();
+  // Posts every assigned partition's lag, in-flight count and stall age.
+  void SampleBacklog();
   // Commits every assigned partition's frontier that moved; returns how many.
   uint64_t CommitFrontier(bool synchronous);
   // The same for `partitions` (a revoke commits just its own).
@@ -75,6 +81,7 @@ class ConsumerLoop final : public transport::RebalanceListener {
   Dispatcher& dispatcher_;
   Counters& counters_;
   std::function<void(const Status&)> report_error_;
+  ops::BacklogBoard* board_ = nullptr;
 
   // Control, shared with other threads.
   std::mutex mu_;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "core/latency_histogram.h"
 #include "evbus/event_bus.h"
 
 namespace evbus::core {
@@ -24,16 +25,33 @@ struct Counters {
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> in_flight_bytes{0};
   std::atomic<int64_t> publish_in_flight{0};
+  std::atomic<uint64_t> publish_rate_waits{0};  // publishes that waited for a token
+  std::atomic<uint64_t> dispatch_throttled{0};  // messages held back by a subscription's rate
+  std::atomic<uint64_t> connection_changes{0};
+
+  // Set once before any thread runs: record the latency histograms.
+  bool measure_latency = false;
+  LatencyHistogram publish_latency;  // Publish call -> broker acknowledgement
+  LatencyHistogram consume_latency;  // record read by the bus -> settled
 
   BusStats Snapshot() const {
     constexpr auto r = std::memory_order_relaxed;
-    return BusStats{published_ok.load(r),     published_failed.load(r),
-                    handled.load(r),          failed.load(r),
-                    retried.load(r),          dead_lettered.load(r),
-                    poison.load(r),           dead_letter_failures.load(r),
-                    commits.load(r),          pauses.load(r),
-                    in_flight.load(r),        in_flight_bytes.load(r),
-                    publish_in_flight.load(r)};
+    return BusStats{published_ok.load(r),
+                    published_failed.load(r),
+                    handled.load(r),
+                    failed.load(r),
+                    retried.load(r),
+                    dead_lettered.load(r),
+                    poison.load(r),
+                    dead_letter_failures.load(r),
+                    commits.load(r),
+                    pauses.load(r),
+                    in_flight.load(r),
+                    in_flight_bytes.load(r),
+                    publish_in_flight.load(r),
+                    publish_rate_waits.load(r),
+                    dispatch_throttled.load(r),
+                    connection_changes.load(r)};
   }
 };
 

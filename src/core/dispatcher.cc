@@ -1,6 +1,7 @@
 #include "core/dispatcher.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <exception>
 #include <functional>
@@ -12,6 +13,8 @@ namespace evbus::core {
 namespace {
 
 thread_local const void* tls_worker_bus = nullptr;
+// How long the last Outcome::kThrottle of this worker must wait.
+thread_local std::chrono::nanoseconds tls_throttle_wait{0};
 
 Status HandlerThrew(const char* what) {
   return Status(ErrorCode::kHandlerFailed, std::string("handler threw: ") + what);
@@ -126,12 +129,16 @@ size_t Dispatcher::RunLane(const LaneScheduler::Taken& taken, TurnResult& turn) 
     const auto retry_at =
         outcome == Outcome::kRetry
             ? std::chrono::steady_clock::now() + Backoff(m->subscription->retry, m->attempts)
-            : std::chrono::steady_clock::time_point{};
+        : outcome == Outcome::kThrottle ? std::chrono::steady_clock::now() + tls_throttle_wait
+                                        : std::chrono::steady_clock::time_point{};
     const bool kept = scheduler_.ReturnWaiting(taken.lane, m, taken.tail, dead_letter, dropped);
     ReleaseAll(dropped);  // when !kept, m itself was released here: do not touch it
     if (!kept) return ran;
     if (outcome == Outcome::kRetry) {
       ctx_.counters->retried.fetch_add(1, std::memory_order_relaxed);
+      timer_->Schedule(taken.lane, retry_at);
+    } else if (outcome == Outcome::kThrottle) {
+      ctx_.counters->dispatch_throttled.fetch_add(1, std::memory_order_relaxed);
       timer_->Schedule(taken.lane, retry_at);
     } else if (dead_letter) {
       // The head is marked busy: abandoning keeps it until the publish ends.
@@ -151,6 +158,18 @@ void Dispatcher::SettleAll(std::vector<InFlight*>& settled) {
   });
   int64_t bytes = 0;
   for (const InFlight* m : settled) bytes += m->bytes;
+  if (ctx_.measure_latency) {  // one clock read and one histogram update per turn
+    const auto now = std::chrono::steady_clock::now();
+    std::array<uint64_t, LatencyHistogram::kBuckets> buckets{};
+    uint64_t sum = 0;
+    for (const InFlight* m : settled) {
+      const int64_t ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - m->received_at).count();
+      ++buckets[LatencyHistogram::BucketOf(ns)];
+      sum += static_cast<uint64_t>(std::max<int64_t>(0, ns));
+    }
+    ctx_.counters->consume_latency.Add(buckets, settled.size(), sum);
+  }
   ctx_.counters->in_flight.fetch_sub(static_cast<int64_t>(settled.size()),
                                      std::memory_order_relaxed);
   ctx_.counters->in_flight_bytes.fetch_sub(bytes, std::memory_order_relaxed);
@@ -172,6 +191,10 @@ void Dispatcher::SettleAll(std::vector<InFlight*>& settled) {
 Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
   if (m.dead_letter) return Outcome::kDeadLetter;  // a dead-letter publish to retry
   const Subscription& sub = *m.subscription;
+  if (sub.limiter) {
+    tls_throttle_wait = sub.limiter->TryAcquire(std::chrono::steady_clock::now());
+    if (tls_throttle_wait.count() > 0) return Outcome::kThrottle;
+  }
   Status status;
   try {
     if (sub.envelope_handler) {
@@ -251,6 +274,11 @@ void Dispatcher::OnDeadLetterDone(uint32_t lane, const Status& status, const Ret
   if (status.ok()) {
     InFlight* m = scheduler_.DeadLetterSucceeded(lane);
     ctx_.counters->dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    if (ctx_.measure_latency) {
+      ctx_.counters->consume_latency.Observe(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                 std::chrono::steady_clock::now() - m->received_at)
+                                                 .count());
+    }
     Release(m, /*settled=*/true);
     return;
   }

@@ -39,6 +39,7 @@ struct DispatcherContext {
   const CancelToken* cancel = nullptr;
   transport::Producer* producer = nullptr;          // for dead letters
   std::function<void(const Status&)> report_error;  // user error callback, off-lock
+  bool measure_latency = false;                     // record counters->consume_latency
   // Called after every message ends, with its partition's remaining in-flight
   // count (the consumer loop resumes paused partitions from here).
   std::function<void(const InFlight&, int left)> on_released;
@@ -75,7 +76,9 @@ class Dispatcher {
   static bool OnWorkerOf(const void* bus_tag);
 
  private:
-  enum class Outcome { kSettled, kRetry, kDeadLetter, kPark };
+  // kThrottle: the subscription's rate limit holds the message back; its lane
+  // waits on the timer like a retry, without counting an attempt.
+  enum class Outcome { kSettled, kRetry, kDeadLetter, kPark, kThrottle };
 
   // What one worker turn finished, applied in bulk at the end of the turn.
   struct TurnResult {

@@ -70,7 +70,11 @@ EventBus::~EventBus() {
 
 Status EventBus::Publish(Record record, PublishCallback done) {
   core::Publisher::Meta meta;
-  if (done) meta.aggregate_id = record.key;
+  if (done || impl_->wants_result_meta()) {
+    meta.aggregate_id = record.key;
+    if (auto id = FindHeader(record.headers, "X-Event-ID")) meta.event_id = *id;
+    if (auto type = FindHeader(record.headers, "X-Event-Type")) meta.event_type = *type;
+  }
   return impl_->Publish(std::move(record), std::move(meta), std::move(done));
 }
 
@@ -98,6 +102,13 @@ Result<std::unique_ptr<core::Subscription>> MakeSubscription(std::string_view to
   sub->dead_letter_topic = options.dead_letter_topic.empty()
                                ? std::string(topic) + config.subscriber.dead_letter_suffix
                                : options.dead_letter_topic;
+  const double rate = options.rate_limit.value_or(config.subscriber.rate_limit);
+  if (rate < 0) {
+    return InvalidArgument("subscribe to " + std::string(topic) + ": rate_limit " +
+                           std::to_string(rate) + " is negative");
+  }
+  sub->limiter =
+      ops::RateLimiter::Make(rate, options.rate_burst.value_or(config.subscriber.rate_burst));
   return sub;
 }
 
@@ -138,6 +149,22 @@ void EventBus::SetErrorCallback(ErrorCallback callback) {
   impl_->SetErrorCallback(std::move(callback));
 }
 
+Status EventBus::SetPublishResultCallback(PublishCallback callback) {
+  return impl_->SetPublishResultCallback(std::move(callback));
+}
+void EventBus::SetConnectionCallback(ConnectionCallback callback) {
+  impl_->SetConnectionCallback(std::move(callback));
+}
+void EventBus::SetBacklogCallback(BacklogCallback callback) {
+  impl_->SetBacklogCallback(std::move(callback));
+}
+void EventBus::SetHealthAlertCallback(HealthAlertCallback callback) {
+  impl_->SetHealthAlertCallback(std::move(callback));
+}
+BacklogState EventBus::backlog() const { return impl_->backlog(); }
+std::string EventBus::MetricsText() const { return impl_->MetricsText(); }
+int EventBus::metrics_port() const { return impl_->metrics_port(); }
+
 BusState EventBus::state() const { return impl_->state(); }
 uint64_t EventBus::id() const { return impl_->id(); }
 BusStats EventBus::stats() const { return impl_->stats(); }
@@ -152,8 +179,14 @@ EventBus::Impl::Impl(const Config& config, uint64_t id, size_t threads_at_create
       id_(id),
       threads_at_create_(threads_at_create),
       transport_(std::move(transport)),
-      publisher_(std::move(producer), config.publisher, counters_) {
+      publisher_(std::move(producer), config.publisher, counters_),
+      backlog_detector_(config) {
+  // Before any thread: the publish and consume paths read it unsynchronised.
+  counters_.measure_latency =
+      config.metrics.enabled || config.publisher.backlog_latency.count() > 0;
   transport_->SetErrorSink([this](const Status& s) { ReportError(s); });
+  transport_->SetConnectionSink(
+      [this](bool connected, const Status& reason) { OnConnectionChange(connected, reason); });
 }
 
 Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done) {
@@ -182,7 +215,7 @@ Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e
   if (!e.correlation_id.empty()) record.headers.push_back({"X-Correlation-ID", e.correlation_id});
   if (e.tenant_id != 0) record.headers.push_back({"X-Tenant-ID", std::to_string(e.tenant_id)});
   core::Publisher::Meta meta;
-  if (done) meta = {e.event_id, e.aggregate_id, e.event_type};
+  if (done || wants_result_meta()) meta = {e.event_id, e.aggregate_id, e.event_type};
   return Publish(std::move(record), std::move(meta), std::move(done));
 }
 

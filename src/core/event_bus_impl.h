@@ -14,8 +14,13 @@
 #include "core/counters.h"
 #include "core/dispatcher.h"
 #include "core/in_flight.h"
+#include "core/periodic_thread.h"
 #include "core/publisher.h"
 #include "evbus/event_bus.h"
+#include "ops/backlog.h"
+#include "ops/health_monitor.h"
+#include "ops/health_publisher.h"
+#include "ops/metrics.h"
 #include "transport/transport.h"
 
 namespace evbus {
@@ -33,6 +38,16 @@ class EventBus::Impl {
   Status Start();
   Result<CloseReport> Close(std::chrono::milliseconds timeout);
   void SetErrorCallback(ErrorCallback callback);
+  Status SetPublishResultCallback(PublishCallback callback);
+  void SetConnectionCallback(ConnectionCallback callback);
+  void SetBacklogCallback(BacklogCallback callback);
+  void SetHealthAlertCallback(HealthAlertCallback callback);
+
+  // True when publish results need event metadata (a result callback is set).
+  bool wants_result_meta() const { return publisher_.has_result_sink(); }
+  BacklogState backlog() const;
+  std::string MetricsText() const;
+  int metrics_port() const { return metrics_port_.load(std::memory_order_acquire); }
 
   BusState state() const { return state_.load(std::memory_order_acquire); }
   uint64_t id() const { return id_; }
@@ -46,6 +61,22 @@ class EventBus::Impl {
   Status StartEngineLocked();
   core::ConsumerLoop::Subscriptions SubscriptionsLocked() const;
   CloseReport DoClose(std::chrono::milliseconds timeout);
+
+  // Operations (ops_wiring.cc).
+  // REQUIRES: mu_ held, before the engine starts. Creates the health-check
+  // publisher and monitor (subscribing the monitor to its topic).
+  Status SetUpHealthChecksLocked();
+  // REQUIRES: mu_ held. The metrics listener (before the engine starts, so
+  // a failure leaves nothing running) and the ops thread (after).
+  Status StartMetricsLocked();
+  void StartOpsThreadLocked();
+  // Each joins its threads. REQUIRES: no lock held.
+  void StopOpsThread();
+  void StopMetrics();
+  // One round of the ops thread: health checks, backlog; then callbacks.
+  void OpsTick();
+  void OnConnectionChange(bool connected, const Status& reason);
+  ops::MetricsInput CollectMetrics() const;
 
   const Config config_;
   const uint64_t id_;
@@ -62,8 +93,21 @@ class EventBus::Impl {
   ErrorCallback error_callback_;
   std::unique_ptr<core::Dispatcher> dispatcher_;
   std::unique_ptr<core::ConsumerLoop> loop_;
+  ConnectionCallback connection_callback_;
+  BacklogCallback backlog_callback_;
+  HealthAlertCallback health_alert_callback_;
 
-  std::mutex close_mu_;
+  // Operations. Created before Start() returns, destroyed with the bus.
+  ops::BacklogBoard backlog_board_;
+  ops::BacklogDetector backlog_detector_;
+  std::unique_ptr<ops::HealthPublisher> health_publisher_;
+  std::unique_ptr<ops::HealthMonitor> health_monitor_;
+  std::unique_ptr<ops::MetricsExporter> metrics_exporter_;
+  std::atomic<int> metrics_port_{0};
+  std::atomic<bool> ops_running_{false};
+  core::PeriodicThread ops_thread_;
+
+  mutable std::mutex close_mu_;
   std::condition_variable close_cv_;
   bool closing_ = false;
   std::optional<CloseReport> close_report_;

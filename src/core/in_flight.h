@@ -10,6 +10,7 @@
 
 #include "evbus/handler.h"
 #include "evbus/record.h"
+#include "ops/rate_limiter.h"
 
 namespace evbus::core {
 
@@ -23,6 +24,7 @@ struct Subscription {
   Ordering ordering = Ordering::kPerKey;
   RetryPolicy retry;
   std::string dead_letter_topic;
+  std::shared_ptr<ops::RateLimiter> limiter;  // handler dispatch rate; null = unlimited
 };
 
 struct InFlight {

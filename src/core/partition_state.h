@@ -54,9 +54,10 @@ class PartitionState {
   void Abandon() { abandoned_.store(true, std::memory_order_release); }
   bool abandoned() const { return abandoned_.load(std::memory_order_acquire); }
 
-  // Consumer loop bookkeeping for backpressure.
+  // Consumer loop bookkeeping for backpressure and stall detection.
   std::atomic<bool> paused{false};
   std::chrono::steady_clock::time_point last_advance = std::chrono::steady_clock::now();
+  int64_t last_seen_committable = -1;
 
  private:
   struct Slot {

@@ -4,7 +4,46 @@ namespace evbus::core {
 
 Publisher::Publisher(std::unique_ptr<transport::Producer> producer, const PublisherConfig& config,
                      Counters& counters)
-    : producer_(std::move(producer)), config_(config), counters_(counters) {}
+    : producer_(std::move(producer)),
+      config_(config),
+      counters_(counters),
+      limiter_(ops::RateLimiter::Make(config.rate_limit, config.rate_burst)) {}
+
+Status Publisher::SetResultSink(PublishCallback sink) {
+  if (used_.load(std::memory_order_acquire)) {
+    return FailedPrecondition("the publish result callback must be set before the first publish");
+  }
+  result_sink_ = std::move(sink);
+  return Status();
+}
+
+Status Publisher::WaitForToken(std::chrono::steady_clock::time_point deadline) {
+  auto now = std::chrono::steady_clock::now();
+  std::chrono::nanoseconds wait = limiter_->TryAcquire(now);
+  if (wait.count() == 0) return Status();
+  counters_.publish_rate_waits.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock<std::mutex> lock(mu_);
+  waiters_.fetch_add(1, std::memory_order_acq_rel);
+  Status s;
+  while (wait.count() > 0) {
+    if (now + wait > deadline) {
+      s = Status(ErrorCode::kQueueFull,
+                 "publish rate limit: no token within publisher.timeout (publisher.rate_limit " +
+                     std::to_string(limiter_->per_second()) + "/s)");
+      break;
+    }
+    // Pacing, not synchronisation: woken early only by close.
+    if (room_cv_.wait_until(lock, now + wait,
+                            [&] { return !accepting_.load(std::memory_order_acquire); })) {
+      s = Closed("bus is closing; publish refused");
+      break;
+    }
+    now = std::chrono::steady_clock::now();
+    wait = limiter_->TryAcquire(now);
+  }
+  waiters_.fetch_sub(1, std::memory_order_acq_rel);
+  return s;
+}
 
 void Publisher::Completed() {
   outstanding_.fetch_sub(1, std::memory_order_acq_rel);
@@ -18,6 +57,13 @@ void Publisher::Completed() {
 Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
   if (!accepting_.load(std::memory_order_acquire)) return Closed("bus is closing; publish refused");
   const auto started = std::chrono::steady_clock::now();
+  used_.store(true, std::memory_order_relaxed);
+  if (limiter_) {
+    if (Status s = WaitForToken(started + config_.timeout); !s.ok()) {
+      counters_.published_failed.fetch_add(1, std::memory_order_relaxed);
+      return s;
+    }
+  }
   // Reserve a slot; when none is free, wait for one up to the timeout.
   if (outstanding_.fetch_add(1, std::memory_order_acq_rel) >= config_.max_in_flight) {
     outstanding_.fetch_sub(1, std::memory_order_acq_rel);
@@ -49,10 +95,18 @@ Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
   }
   counters_.publish_in_flight.fetch_add(1, std::memory_order_relaxed);
 
-  std::string topic = done ? record.topic : std::string();
+  const bool to_sink = result_sink_ && !meta.internal;
+  const bool report = done || to_sink;
+  std::string topic = report ? record.topic : std::string();
   auto on_delivery = [this, done = std::move(done), meta = std::move(meta),
-                      topic = std::move(topic),
-                      started](const Status& status, int32_t partition, int64_t offset) mutable {
+                      topic = std::move(topic), started, report,
+                      to_sink](const Status& status, int32_t partition, int64_t offset) mutable {
+    const auto completed =
+        report || counters_.measure_latency ? std::chrono::steady_clock::now() : started;
+    if (counters_.measure_latency) {
+      counters_.publish_latency.Observe(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(completed - started).count());
+    }
     if (status.ok()) {
       counters_.published_ok.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -61,7 +115,7 @@ Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
         failed_closed_.fetch_add(1, std::memory_order_relaxed);
     }
     Completed();  // before the callback: it may publish again
-    if (done) {
+    if (report) {
       PublishResult result;
       result.topic = std::move(topic);
       result.event_id = std::move(meta.event_id);
@@ -71,8 +125,10 @@ Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
       result.partition = partition;
       result.offset = offset;
       result.published_at = started;
-      result.completed_at = std::chrono::steady_clock::now();
-      done(result);
+      result.completed_at = completed;
+      result.timestamp = std::chrono::system_clock::now();
+      if (done) done(result);
+      if (to_sink) result_sink_(result);
     }
   };
   Status s = producer_->Produce(std::move(record), std::move(on_delivery));

@@ -14,6 +14,7 @@
 #include "core/counters.h"
 #include "evbus/config.h"
 #include "evbus/handler.h"
+#include "ops/rate_limiter.h"
 #include "transport/transport.h"
 
 namespace evbus::core {
@@ -28,10 +29,18 @@ class Publisher {
     std::string event_id;
     std::string aggregate_id;
     std::string event_type;
+    bool internal = false;  // the bus's own (health checks): not given to the result sink
   };
-  // Waits up to publisher.timeout for room, then hands the record over.
+  // Waits up to publisher.timeout for a rate token (publisher.rate_limit)
+  // and for room, then hands the record over.
   // Errors: QueueFull, Closed, and the producer's own.
   Status Publish(Record&& record, Meta meta, PublishCallback done);
+
+  // Every publish's result also goes to `sink` (outbox relays).
+  // REQUIRES: no Publish has been called yet. Errors: FailedPrecondition.
+  Status SetResultSink(PublishCallback sink);
+  // True when results need their metadata (a sink is set).
+  bool has_result_sink() const { return result_sink_ != nullptr; }
 
   // For the engine's own records (dead letters): not bounded, not counted.
   transport::Producer& producer() { return *producer_; }
@@ -44,6 +53,8 @@ class Publisher {
 
  private:
   void Completed();
+  // Takes a rate token, waiting up to `deadline`. Errors: QueueFull, Closed.
+  Status WaitForToken(std::chrono::steady_clock::time_point deadline);
 
   std::unique_ptr<transport::Producer> producer_;
   const PublisherConfig config_;
@@ -54,6 +65,10 @@ class Publisher {
   std::mutex mu_;  // only for waiting on room
   std::condition_variable room_cv_;
   std::atomic<int> waiters_{0};
+  const std::shared_ptr<ops::RateLimiter> limiter_;  // null: unlimited
+  // Written only before the first publish (SetResultSink), read after.
+  PublishCallback result_sink_;
+  std::atomic<bool> used_{false};
 };
 
 }  // namespace evbus::core
