@@ -72,5 +72,25 @@ TEST_F(OpsConnectionTest, StateChangesReachTheCallback) {
   ASSERT_TRUE(bus->Close().ok());
 }
 
+#ifdef EVBUS_WITH_KAFKA
+// A real librdkafka client with no broker to reach: "all brokers down"
+// arrives through the transport's connection hook.
+TEST_F(OpsConnectionTest, KafkaReportsAllBrokersDown) {
+  Config config;
+  config.transport = TransportKind::kKafka;
+  config.kafka.brokers = {"127.0.0.1:1"};  // nothing listens on port 1
+  config.close_timeout = 2s;
+  auto created = EventBus::Create(config);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  std::unique_ptr<EventBus> bus = std::move(created).value();
+  bus->SetErrorCallback([](const Status&) {});  // expected errors: keep stderr quiet
+  ASSERT_OK(bus->Start());                      // publish-only
+  ASSERT_TRUE(Eventually([&] { return !bus->health().connected; }, 10s));
+  EXPECT_GE(bus->stats().connection_changes, 1u);
+  EXPECT_NE(bus->health().detail.find("not connected"), std::string::npos);
+  ASSERT_TRUE(bus->Close().ok());
+}
+#endif
+
 }  // namespace
 }  // namespace evbus::test

@@ -57,7 +57,8 @@ void Publisher::Completed() {
 Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
   if (!accepting_.load(std::memory_order_acquire)) return Closed("bus is closing; publish refused");
   const auto started = std::chrono::steady_clock::now();
-  used_.store(true, std::memory_order_relaxed);
+  // Read first: a store on every publish would bounce the cache line between publishers.
+  if (!used_.load(std::memory_order_relaxed)) used_.store(true, std::memory_order_relaxed);
   if (limiter_) {
     if (Status s = WaitForToken(started + config_.timeout); !s.ok()) {
       counters_.published_failed.fetch_add(1, std::memory_order_relaxed);

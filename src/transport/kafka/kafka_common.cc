@@ -41,7 +41,10 @@ rd_kafka_resp_err_t OnNew(rd_kafka_t* rk, const rd_kafka_conf_t*, void* opaque, 
 void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   KafkaShared* shared = static_cast<HandleContext*>(opaque)->shared;
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) shared->connected.store(false);
+  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    shared->SetConnected(
+        false, FromKafka(code, std::string("kafka ") + rd_kafka_name(rk) + ": " + reason));
+  }
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     char fatal[512];
     const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));

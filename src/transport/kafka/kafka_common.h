@@ -68,9 +68,18 @@ class ThreadTracker {
 // Shared by a transport's handles: the user's error sink and connection state.
 struct KafkaShared {
   ErrorSink sink;
+  ConnectionSink connection_sink;
   std::atomic<bool> connected{true};
   void Report(const Status& s) {
     if (sink) sink(s);
+  }
+  // Records the connection state; the sink hears only changes.
+  void SetConnected(bool up, const Status& reason) {
+    if (connected.exchange(up) != up && connection_sink) connection_sink(up, reason);
+  }
+  // Per delivered or consumed message: a load, no store, unless it was down.
+  void MarkConnected() {
+    if (!connected.load(std::memory_order_relaxed)) SetConnected(true, Status());
   }
 };
 

@@ -134,7 +134,7 @@ Status KafkaConsumer::Poll(std::vector<RecordPtr>& out, size_t max_records,
                         (msg->rkt ? std::string(" from ") + rd_kafka_topic_name(msg->rkt) : "")));
       continue;
     }
-    shared_->connected.store(true, std::memory_order_relaxed);
+    shared_->MarkConnected();
     out.push_back(ToRecord(*msg));
   }
   return Status();

@@ -19,7 +19,7 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     status = FromKafka(msg->err, std::string("delivery to ") + rd_kafka_topic_name(msg->rkt));
   } else {
-    shared->connected.store(true, std::memory_order_relaxed);
+    shared->MarkConnected();
   }
   (*done)(status, msg->partition, msg->offset);
   delete done;

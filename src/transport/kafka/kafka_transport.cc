@@ -23,6 +23,9 @@ class KafkaTransport final : public Transport {
 
   std::string_view name() const override { return "kafka"; }
   void SetErrorSink(ErrorSink sink) override { shared_.sink = std::move(sink); }
+  void SetConnectionSink(ConnectionSink sink) override {
+    shared_.connection_sink = std::move(sink);
+  }
   bool connected() const override { return shared_.connected.load(); }
 
   Result<std::unique_ptr<Producer>> CreateProducer() override {
