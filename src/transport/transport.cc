@@ -24,6 +24,21 @@ int32_t PartitionForKey(std::string_view key, int32_t partitions) {
   return p < 0 ? -p : p;
 }
 
+Status CheckTopicPartitions(std::string_view transport, const std::string& topic, int32_t have,
+                            int32_t want, std::string_view setting, TopicStrategy strategy) {
+  if (have == want) return Status();
+  if (strategy != TopicStrategy::kValidateOnly && strategy != TopicStrategy::kCreateOrUpdate) {
+    return Status();
+  }
+  return FailedPrecondition(
+      std::string(transport) + " topic " + topic + " has " + std::to_string(have) +
+      " partitions, expected " + std::to_string(want) + " (" + std::string(setting) +
+      "); topic_strategy " + std::string(ToString(strategy)) +
+      " never changes a topic's partitions (adding partitions moves keys and breaks per-key "
+      "order): repartition it yourself, or set " +
+      std::string(setting) + " to " + std::to_string(have));
+}
+
 Result<std::unique_ptr<Transport>> CreateTransport(const Config& config,
                                                    [[maybe_unused]] uint64_t bus_id) {
   switch (config.transport) {

@@ -142,6 +142,15 @@ class Transport {
   virtual bool connected() const = 0;
 };
 
+// The topic strategy's verdict on an existing `topic` that has `have`
+// partitions where `want` were expected (`setting` names the Config field
+// `want` comes from). validate_only and create_or_update reject a
+// difference; create_if_missing and skip take the topic as it is. evbus never
+// adds partitions: that moves keys to other partitions and breaks per-key order.
+// Errors: FailedPrecondition saying what differs and what to do.
+Status CheckTopicPartitions(std::string_view transport, const std::string& topic, int32_t have,
+                            int32_t want, std::string_view setting, TopicStrategy strategy);
+
 // Creates the transport that config.transport names.
 // Errors: NotImplemented for a transport not built into this version,
 // Unavailable when it cannot connect.

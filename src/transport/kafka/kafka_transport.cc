@@ -48,7 +48,10 @@ class KafkaTransport final : public Transport {
     Result<Handle> admin = NewAdmin();
     if (!admin.ok()) return admin.status();
     Result<int32_t> partitions = PartitionsOf(admin->get(), topic);
-    if (partitions.ok()) return Status();
+    if (partitions.ok()) {
+      return CheckTopicPartitions("kafka", topic, *partitions, config_.kafka.topic_partitions,
+                                  "kafka.topic_partitions", config_.topic_strategy);
+    }
     if (partitions.status().code() != ErrorCode::kNotFound) return partitions.status();
     if (config_.topic_strategy == TopicStrategy::kValidateOnly) {
       return NotFound("kafka topic " + topic +

@@ -141,13 +141,16 @@ class MemoryTransport final : public Transport {
     std::optional<int32_t> have = broker_->Partitions(topic);
     if (!have) {
       if (!MayCreate(strategy_)) {
-        return NotFound("topic " + topic + " does not exist (topic_strategy validate_only)");
+        return NotFound("memory topic " + topic +
+                        " does not exist (topic_strategy validate_only: create it first, or use "
+                        "create_if_missing)");
       }
       Status s = broker_->CreateTopic(topic, partitions_);
       if (s.code() == ErrorCode::kAlreadyExists) return Status();  // created concurrently
       return s;
     }
-    return Status();
+    return CheckTopicPartitions("memory", topic, *have, partitions_, "memory.partitions",
+                                strategy_);
   }
   Result<TopicInfo> DescribeTopic(const std::string& topic) override {
     std::optional<int32_t> have = broker_->Partitions(topic);
