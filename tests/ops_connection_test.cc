@@ -85,8 +85,9 @@ TEST_F(OpsConnectionTest, KafkaReportsAllBrokersDown) {
   std::unique_ptr<EventBus> bus = std::move(created).value();
   bus->SetErrorCallback([](const Status&) {});  // expected errors: keep stderr quiet
   ASSERT_OK(bus->Start());                      // publish-only
-  ASSERT_TRUE(Eventually([&] { return !bus->health().connected; }, 10s));
-  EXPECT_GE(bus->stats().connection_changes, 1u);
+  // The state flips first, then the hook reports it: wait for both.
+  ASSERT_TRUE(Eventually(
+      [&] { return !bus->health().connected && bus->stats().connection_changes >= 1; }, 10s));
   EXPECT_NE(bus->health().detail.find("not connected"), std::string::npos);
   ASSERT_TRUE(bus->Close().ok());
 }

@@ -40,10 +40,12 @@ Result<std::unique_ptr<EventBus>> EventBus::Create(const Config& config) {
 Result<std::unique_ptr<EventBus>> EventBus::CreateWithTransport(
     const Config& config, uint64_t id, size_t threads_at_create,
     std::unique_ptr<transport::Transport> t) {
+  Impl::Relay relay = Impl::WireSinks(*t, id);
   Result<std::unique_ptr<transport::Producer>> producer = t->CreateProducer();
   if (!producer.ok()) return producer.status();
   auto impl = std::make_unique<Impl>(config, id, threads_at_create, std::move(t),
                                      std::move(producer).value());
+  relay->store(impl.get(), std::memory_order_release);
   return std::unique_ptr<EventBus>(new EventBus(std::move(impl)));
 }
 
@@ -184,9 +186,26 @@ EventBus::Impl::Impl(const Config& config, uint64_t id, size_t threads_at_create
   // Before any thread: the publish and consume paths read it unsynchronised.
   counters_.measure_latency =
       config.metrics.enabled || config.publisher.backlog_latency.count() > 0;
-  transport_->SetErrorSink([this](const Status& s) { ReportError(s); });
-  transport_->SetConnectionSink(
-      [this](bool connected, const Status& reason) { OnConnectionChange(connected, reason); });
+}
+
+EventBus::Impl::Relay EventBus::Impl::WireSinks(transport::Transport& t, uint64_t bus_id) {
+  auto relay = std::make_shared<std::atomic<Impl*>>(nullptr);
+  t.SetErrorSink([relay, bus_id](const Status& s) {
+    if (Impl* impl = relay->load(std::memory_order_acquire)) {
+      impl->ReportError(s);
+    } else {
+      std::fprintf(stderr, "evbus[%llu]: %s\n", static_cast<unsigned long long>(bus_id),
+                   s.ToString().c_str());
+    }
+  });
+  // A change before the bus exists is only in transport->connected(): no
+  // callback could have been set yet.
+  t.SetConnectionSink([relay](bool connected, const Status& reason) {
+    if (Impl* impl = relay->load(std::memory_order_acquire)) {
+      impl->OnConnectionChange(connected, reason);
+    }
+  });
+  return relay;
 }
 
 Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done) {

@@ -32,6 +32,12 @@ class EventBus::Impl {
        std::unique_ptr<transport::Producer> producer);
   ~Impl();
 
+  // Where transport threads find the bus: set once the Impl exists. The
+  // transport's sinks are wired to it before its producer is created (its
+  // threads may report at once), and see null until then.
+  using Relay = std::shared_ptr<std::atomic<Impl*>>;
+  static Relay WireSinks(transport::Transport& transport, uint64_t bus_id);
+
   Status Publish(Record record, core::Publisher::Meta meta, PublishCallback done);
   Status PublishEnvelope(std::string_view topic, const Envelope& envelope, PublishCallback done);
   Status Subscribe(std::unique_ptr<core::Subscription> sub);
