@@ -7,6 +7,7 @@
 #include <set>
 
 #include "conformance.h"
+#include "crash_consumer.h"
 #include "transport/nats/nats_transport.h"
 #include "transport/transport.h"
 
@@ -209,6 +210,23 @@ TEST_F(NatsTest, CnatsThreadsAreAttributedAndGoneAfterClose) {
   // T1 right after Close, before the bus (and its transport) is destroyed.
   EXPECT_EQ(CountProcessThreads(), baseline_threads_) << TakeCensus().ToTable();
   EXPECT_EQ(TakeCensus().ByComponent().count("cnats"), 0u);
+}
+
+// The victim holds leases and unacked deliveries when it dies: the survivor
+// claims the partitions once the leases expire and must get the messages
+// again in log order, not after the ones that follow them.
+TEST_F(NatsTest, ConsumerKilledMidStreamLosesNothing) {
+  CrashScenario sc;
+  sc.config = config_;
+  // A small window: the victim holds few unacked messages, so newer ones
+  // wait on the server, ready to overtake the held ones after the kill.
+  sc.config.subscriber.window = 32;
+  // Longer than the lease TTL, as in production: the survivor owns the
+  // partitions before the server would redeliver the victim's messages.
+  sc.config.nats.ack_wait = 10s;
+  sc.topic = unique_ + "-sigkill";
+  sc.log_path = "/tmp/" + unique_ + ".log";
+  RunConsumerKilledMidStream(sc);
 }
 
 TEST_F(NatsTest, ValidateOnlyNamesTheMissingStream) {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <map>
 
+#include "core/thread.h"
 #include "transport/nats/nats_common.h"
 #include "transport/nats/nats_leases.h"
 
@@ -16,6 +17,13 @@ namespace {
 // A blocking fetch waits at most this long, so a Wakeup (or records on
 // another partition) is seen within it.
 constexpr int64_t kFetchSliceMs = 20;
+
+// How long a no_wait fetch waits for the server's answer (it comes at once
+// unless the server is stalled; Poll fetches only while connected).
+constexpr int64_t kNoWaitAnswerMs = 500;
+
+// How often the lease keeper looks whether the polling thread is away.
+constexpr auto kKeeperTick = std::chrono::milliseconds(250);
 
 std::string NewMemberId(uint64_t bus_id) {
   static std::atomic<uint64_t> n{0};
@@ -37,6 +45,9 @@ struct Part {
   std::string durable;
   natsSubscription* sub = nullptr;
   bool paused = false;
+  // Messages the server has for us beyond those fetched (the last fetched
+  // message's pending count): 0 after a fetch found none; unknown (-1) at first.
+  int64_t backlog = -1;
   std::map<uint64_t, Held> held;  // by stream sequence
 };
 
@@ -81,7 +92,8 @@ class NatsConsumer final : public Consumer {
   }
   ~NatsConsumer() override {
     if (!closed_) {
-      for (auto& [tp, part] : parts_) Drop(*part);
+      StopKeeper();
+      for (auto& [tp, part] : parts_) Drop(*part, /*nak=*/true);
       parts_.clear();
       session_.Unpin();
     }
@@ -99,6 +111,10 @@ class NatsConsumer final : public Consumer {
     topics_ = topics;
     listener_ = listener;
     next_step_ = Clock::time_point{};  // claim at the next Poll
+    if (!keeper_.joinable()) {
+      keeper_ = core::Thread::Start("evb-nats-lease", "nats-consumer", session_.bus_id(),
+                                    [this] { KeeperMain(); });
+    }
     return Status();
   }
 
@@ -107,21 +123,30 @@ class NatsConsumer final : public Consumer {
     if (closed_) return Closed("consumer is closed");
     const auto deadline = Clock::now() + timeout;
     Status status = Maintain();
+    // Held across fetches (at most kFetchSliceMs each): the keeper only
+    // tries the lock, and Commit and Pause come from this thread.
+    std::unique_lock<std::mutex> state(mu_);
     for (;;) {
       if (wakeup_.exchange(false)) break;
       std::vector<Part*> ready;
       for (auto& [tp, part] : parts_) {
         if (!part->paused) ready.push_back(part.get());
       }
-      if (ready.empty()) {
+      // Disconnected: a fetch would only wait for the reconnect.
+      if (ready.empty() || !session_.connected()) {
+        state.unlock();
         std::unique_lock<std::mutex> lock(wake_mu_);
         wake_cv_.wait_until(lock, deadline, [&] { return wakeup_.load(); });
         wakeup_.store(false);
         break;
       }
+      // Partitions with a backlog answer a no_wait fetch at once; when none
+      // has one, a single short fetch waits for whatever comes next.
       const size_t start = rr_++;
       for (size_t i = 0; i < ready.size() && out.size() < max; ++i) {
-        if (Status s = Fetch(*ready[(start + i) % ready.size()], out, max, 0); !s.ok()) return s;
+        Part& p = *ready[(start + i) % ready.size()];
+        if (p.backlog <= 0) continue;  // none, or not known yet
+        if (Status s = Fetch(p, out, max, 0); !s.ok()) return s;
       }
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -143,17 +168,22 @@ class NatsConsumer final : public Consumer {
   }
 
   void Pause(const TopicPartition& tp) override {
+    std::lock_guard<std::mutex> state(mu_);
     if (auto it = parts_.find(tp); it != parts_.end()) it->second->paused = true;
   }
   void Resume(const TopicPartition& tp) override {
+    std::lock_guard<std::mutex> state(mu_);
     if (auto it = parts_.find(tp); it != parts_.end()) it->second->paused = false;
   }
 
   Status Commit(const std::vector<CommitOffset>& offsets, bool synchronous) override {
+    std::lock_guard<std::mutex> state(mu_);
     Status result;
     for (const CommitOffset& o : offsets) {
       auto it = parts_.find(o.tp);
-      if (it == parts_.end()) {
+      // A lease the keeper found lost is not ours to ack on: its next owner
+      // may have restarted the durable consumer already.
+      if (it == parts_.end() || leases_ == nullptr || !leases_->Owns(o.tp)) {
         result = FailedPrecondition("commit: partition " + ToString(o.tp) +
                                     " is not assigned to this member");
         continue;
@@ -173,6 +203,7 @@ class NatsConsumer final : public Consumer {
   }
 
   std::vector<PartitionLag> Lag() override {
+    std::lock_guard<std::mutex> state(mu_);
     std::vector<PartitionLag> lags;
     for (auto& [tp, part] : parts_) {
       jsConsumerInfo* ci = nullptr;
@@ -195,9 +226,14 @@ class NatsConsumer final : public Consumer {
     if (closed_) return Status();
     closed_ = true;
     std::vector<TopicPartition> all;
-    for (auto& [tp, part] : parts_) all.push_back(tp);
+    {
+      std::lock_guard<std::mutex> state(mu_);
+      for (auto& [tp, part] : parts_) all.push_back(tp);
+    }
+    // The keeper holds the leases while the listener finishes their work.
     if (!all.empty() && listener_) listener_->OnRevoked(all, /*lost=*/false);
-    for (auto& [tp, part] : parts_) Drop(*part);
+    StopKeeper();
+    for (auto& [tp, part] : parts_) Drop(*part, /*nak=*/true);
     parts_.clear();
     if (leases_) leases_->Leave();
     session_.Unpin();
@@ -206,38 +242,62 @@ class NatsConsumer final : public Consumer {
 
  private:
   // Lease step (about every kLeaseRefresh) and keep-alive of held messages.
+  // The listener is called without mu_: it commits (and may wait for work).
   Status Maintain() {
     const auto now = Clock::now();
     Status result;
     if (now >= next_step_) {
       next_step_ = now + kLeaseRefresh;
-      Result<Leases::Plan> plan = leases_->Step(topics_, session_.config().nats.partitions);
+      Result<Leases::Plan> plan = FailedPrecondition("unset");
+      {
+        std::lock_guard<std::mutex> state(mu_);
+        last_refresh_ = now;
+        plan = leases_->Step(topics_, session_.config().nats.partitions);
+        if (plan.ok()) {
+          plan->lost.insert(plan->lost.end(), keeper_lost_.begin(), keeper_lost_.end());
+          keeper_lost_.clear();
+        }
+      }
       if (!plan.ok()) {
         result = plan.status();
       } else {
         if (!plan->lost.empty()) {
           if (listener_) listener_->OnRevoked(plan->lost, /*lost=*/true);
-          for (const TopicPartition& tp : plan->lost) Remove(tp);
+          std::lock_guard<std::mutex> state(mu_);
+          for (const TopicPartition& tp : plan->lost) Remove(tp, /*nak=*/false);
         }
         if (!plan->give_up.empty()) {
           if (listener_) listener_->OnRevoked(plan->give_up, /*lost=*/false);
+          std::lock_guard<std::mutex> state(mu_);
           for (const TopicPartition& tp : plan->give_up) {
-            Remove(tp);
+            Remove(tp, /*nak=*/true);
             leases_->Release(tp);
           }
         }
         std::vector<TopicPartition> assigned;
-        for (const TopicPartition& tp : plan->gained) {
-          if (Status s = Add(tp); !s.ok()) {
-            leases_->Release(tp);
-            result = s;
-          } else {
-            assigned.push_back(tp);
+        {
+          std::lock_guard<std::mutex> state(mu_);
+          for (const TopicPartition& tp : plan->gained) {
+            if (Status s = Add(tp); !s.ok()) {
+              leases_->Release(tp);
+              result = s;
+            } else {
+              assigned.push_back(tp);
+            }
           }
         }
         if (!assigned.empty() && listener_) listener_->OnAssigned(assigned);
       }
     }
+    std::lock_guard<std::mutex> state(mu_);
+    last_maintain_ = now;
+    KeepAlive(now);
+    return result;
+  }
+
+  // Held messages get an InProgress before ack_wait runs out, so the server
+  // never redelivers what we still hold. REQUIRES: mu_.
+  void KeepAlive(Clock::time_point now) {
     const auto keep_alive = session_.config().nats.ack_wait / 3;
     for (auto& [tp, part] : parts_) {
       for (auto& [seq, h] : part->held) {
@@ -247,7 +307,42 @@ class NatsConsumer final : public Consumer {
         h.touched = now;
       }
     }
-    return result;
+  }
+
+  // The lease keeper: while the polling thread is away (the bus draining on
+  // close or on a revoke, when nothing polls for seconds), it refreshes the
+  // leases and keeps held messages alive, so no other member takes over a
+  // partition whose work is still being finished here. When the polling
+  // thread holds mu_, it is at work and does this itself.
+  void KeeperMain() {
+    std::unique_lock<std::mutex> lock(keeper_mu_);
+    while (!keeper_cv_.wait_for(lock, kKeeperTick, [&] { return keeper_stop_; })) {
+      lock.unlock();
+      KeepWhileAway();
+      lock.lock();
+    }
+  }
+
+  void KeepWhileAway() {
+    std::unique_lock<std::mutex> state(mu_, std::try_to_lock);
+    if (!state.owns_lock()) return;
+    const auto now = Clock::now();
+    if (now - last_maintain_ < 2 * kKeeperTick) return;  // polling, so maintained
+    if (now - last_refresh_ >= kLeaseRefresh) {
+      last_refresh_ = now;
+      Result<std::vector<TopicPartition>> lost = leases_->Refresh();
+      if (lost.ok()) keeper_lost_.insert(keeper_lost_.end(), lost->begin(), lost->end());
+    }
+    KeepAlive(now);
+  }
+
+  void StopKeeper() {
+    {
+      std::lock_guard<std::mutex> lock(keeper_mu_);
+      keeper_stop_ = true;
+    }
+    keeper_cv_.notify_all();
+    keeper_.Join();
   }
 
   Status Add(const TopicPartition& tp) {
@@ -268,15 +363,9 @@ class NatsConsumer final : public Consumer {
     cc.DeliverPolicy = config.subscriber.auto_offset_reset == OffsetReset::kEarliest
                            ? js_DeliverAll
                            : js_DeliverNew;
+    if (Status s = EnsureDurable(*part, cc); !s.ok()) return s;
+    natsStatus s = NATS_OK;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s =
-        js_AddConsumer(nullptr, session_.js(), part->stream.c_str(), &cc, nullptr, &jerr);
-    if (s != NATS_OK) {
-      // It exists with other settings (window, ack_wait): bring them up to date.
-      s = js_UpdateConsumer(nullptr, session_.js(), part->stream.c_str(), &cc, nullptr, &jerr);
-    }
-    if (s != NATS_OK)
-      return NatsError("consumer " + part->durable + " on " + part->stream, s, jerr);
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = part->stream.c_str();
@@ -290,19 +379,72 @@ class NatsConsumer final : public Consumer {
     return Status();
   }
 
-  void Remove(const TopicPartition& tp) {
+  // Creates the partition's durable consumer, or takes over an existing one.
+  //
+  // A consumer with messages delivered and not acked was being read by a
+  // member that is gone (it died, or its lease lapsed). JetStream would
+  // redeliver those only after AckWait, while a fetch now returns the
+  // messages after them: a key's later versions would overtake its earlier
+  // ones. So such a consumer is recreated to start right after its ack floor
+  // (the committed frontier): everything unacknowledged is delivered again,
+  // in log order. What the old owner handled but had not committed comes
+  // again (at-least-once).
+  Status EnsureDurable(const Part& part, jsConsumerConfig& cc) {
+    jsCtx* js = session_.js();
+    const char* stream = part.stream.c_str();
+    const std::string what = "consumer " + part.durable + " on " + part.stream;
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetConsumerInfo(&ci, js, stream, part.durable.c_str(), nullptr, &jerr);
+    if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
+      return NatsError(what, s, jerr);
+    }
+    if (s != NATS_OK) {
+      s = js_AddConsumer(nullptr, js, stream, &cc, nullptr, &jerr);
+      return s == NATS_OK ? Status() : NatsError("create " + what, s, jerr);
+    }
+    const bool orphaned = ci->NumAckPending > 0;
+    const uint64_t floor = ci->AckFloor.Stream;
+    // The start position cannot change on update: keep the existing one.
+    cc.DeliverPolicy = ci->Config->DeliverPolicy;
+    cc.OptStartSeq = ci->Config->OptStartSeq;
+    cc.OptStartTime = ci->Config->OptStartTime;
+    const bool same = ci->Config->MaxAckPending == cc.MaxAckPending &&
+                      ci->Config->AckWait == cc.AckWait &&
+                      (cc.MaxDeliver <= 0 || ci->Config->MaxDeliver == cc.MaxDeliver);
+    jsConsumerInfo_Destroy(ci);
+    if (orphaned) {
+      s = js_DeleteConsumer(js, stream, part.durable.c_str(), nullptr, &jerr);
+      if (s != NATS_OK && jerr != JSConsumerNotFoundErr) return NatsError("reset " + what, s, jerr);
+      cc.DeliverPolicy = js_DeliverByStartSequence;
+      cc.OptStartSeq = floor + 1;
+      cc.OptStartTime = 0;
+      s = js_AddConsumer(nullptr, js, stream, &cc, nullptr, &jerr);
+      return s == NATS_OK ? Status() : NatsError("recreate " + what, s, jerr);
+    }
+    if (same) return Status();
+    // It exists with other settings (window, ack_wait): bring them up to date.
+    s = js_UpdateConsumer(nullptr, js, stream, &cc, nullptr, &jerr);
+    return s == NATS_OK ? Status() : NatsError("update " + what, s, jerr);
+  }
+
+  // REQUIRES: mu_.
+  void Remove(const TopicPartition& tp, bool nak) {
     auto it = parts_.find(tp);
     if (it == parts_.end()) return;
-    Drop(*it->second);
+    Drop(*it->second, nak);
     parts_.erase(it);
   }
 
   // Hands back what is held (Nak: redelivered at once, to whoever owns the
-  // partition next) and ends the subscription; the durable consumer stays.
-  void Drop(Part& part) {
+  // partition next; not for a lost partition, whose durable consumer may be
+  // another member's by now) and ends the subscription; the durable stays.
+  void Drop(Part& part, bool nak) {
     for (auto& [seq, h] : part.held) {
-      natsStatus s = natsMsg_Nak(h.msg, nullptr);
-      (void)s;
+      if (nak) {
+        natsStatus s = natsMsg_Nak(h.msg, nullptr);
+        (void)s;
+      }
       natsMsg_Destroy(h.msg);
     }
     part.held.clear();
@@ -311,15 +453,30 @@ class NatsConsumer final : public Consumer {
   }
 
   // Fetches up to max - out.size() records; wait_ms 0 = only what is there.
+  //
+  // cnats 3.4 overruns its result array when a fetch starts with messages
+  // left over from an earlier request (ones that arrived after that fetch
+  // gave up) and those exceed half the batch: heap corruption. And
+  // nats-server 2.9 answers a no_wait request that carries an expiry (cnats
+  // always sends one) only at that expiry when nothing is there. So:
+  //  - a no_wait fetch asks for no more than the partition's known backlog
+  //    (the last message's pending count) and MaxAckPending (= window)
+  //    leaves room for: it is answered at once, in full, nothing comes late;
+  //  - a fetch that waits for new messages asks for one, so at most one can
+  //    arrive after it gave up.
   Status Fetch(Part& part, std::vector<RecordPtr>& out, size_t max, int64_t wait_ms) {
-    if (out.size() >= max) return Status();
+    const int64_t room = std::min<int64_t>(
+        static_cast<int64_t>(max - std::min(max, out.size())),
+        session_.config().subscriber.window - static_cast<int64_t>(part.held.size()));
+    if (room <= 0) return Status();
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
-    fr.Batch = static_cast<int>(max - out.size());
     if (wait_ms == 0) {
+      fr.Batch = static_cast<int>(std::min<int64_t>(room, part.backlog));
       fr.NoWait = true;
-      fr.Expires = kFetchSliceMs * 1'000'000;
+      fr.Expires = kNoWaitAnswerMs * 1'000'000;
     } else {
+      fr.Batch = 1;
       fr.Expires = wait_ms * 1'000'000;
     }
     natsMsgList list{nullptr, 0};
@@ -329,7 +486,8 @@ class NatsConsumer final : public Consumer {
       if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION) {
         return NatsError("fetch " + ToString(part.tp), s);
       }
-      return Status();  // nothing there (timeout, no messages, max ack pending)
+      part.backlog = 0;  // nothing there (timeout, no messages)
+      return Status();
     }
     const auto now = Clock::now();
     for (int i = 0; i < list.Count; ++i) {
@@ -338,6 +496,7 @@ class NatsConsumer final : public Consumer {
       if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) continue;  // destroyed with the list
       const uint64_t seq = meta->Sequence.Stream;
       const int64_t ts = meta->Timestamp;
+      part.backlog = static_cast<int64_t>(meta->NumPending);
       jsMsgMetaData_Destroy(meta);
       list.Msgs[i] = nullptr;
       auto [it, fresh] = part.held.try_emplace(seq, Held{msg, now});
@@ -356,13 +515,23 @@ class NatsConsumer final : public Consumer {
   NatsSession& session_;
   NatsStreams& streams_;
   const std::string group_;
-  std::unique_ptr<Leases> leases_;
   std::vector<std::string> topics_;
   RebalanceListener* listener_ = nullptr;
-  std::map<TopicPartition, std::unique_ptr<Part>> parts_;
   size_t rr_ = 0;
   Clock::time_point next_step_{};
   bool closed_ = false;
+  // Shared by the polling thread and the keeper.
+  std::mutex mu_;
+  std::unique_ptr<Leases> leases_;  // set by the first Subscribe, before the keeper starts
+  std::map<TopicPartition, std::unique_ptr<Part>> parts_;
+  Clock::time_point last_refresh_{};         // leases last refreshed
+  Clock::time_point last_maintain_{};        // the polling thread's last Maintain
+  std::vector<TopicPartition> keeper_lost_;  // found lost by the keeper, revoked by Poll
+  // The keeper thread.
+  std::mutex keeper_mu_;
+  std::condition_variable keeper_cv_;
+  bool keeper_stop_ = false;
+  core::Thread keeper_;
   std::atomic<bool> wakeup_{false};
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;

@@ -7,7 +7,11 @@
 // until Commit(next_offset) acks every held message below next_offset; held
 // messages are kept from redelivery with InProgress before ack_wait runs out.
 // A partition given up Naks what it still holds, so its next owner gets it
-// at once.
+// at once. A member taking over a durable consumer with unacked deliveries
+// (its owner died) recreates it at the ack floor, so they come again in log
+// order before anything newer. While the polling thread is away (draining
+// on close or revoke), a keeper thread refreshes the leases and keeps held
+// messages alive.
 
 #ifndef EVBUS_TRANSPORT_NATS_NATS_CONSUMER_H_
 #define EVBUS_TRANSPORT_NATS_NATS_CONSUMER_H_

@@ -70,28 +70,46 @@ void Leases::Purge(const std::string& subject) {
   (void)s;  // if it fails, the lease simply expires
 }
 
-Result<Leases::Plan> Leases::Step(const std::vector<std::string>& topics, int32_t partitions) {
+Result<std::vector<TopicPartition>> Leases::Refresh() {
   if (Status s = EnsureStream(); !s.ok()) return s;
-  Plan plan;
+  std::vector<TopicPartition> lost;
   // Heartbeat: any sequence will do.
+  bool recreated = false;
   {
     jsErrCode jerr = static_cast<jsErrCode>(0);
     const std::string subject = base_ + ".m." + member_;
     natsStatus s = js_Publish(nullptr, session_.js(), subject.c_str(), nullptr, 0, nullptr, &jerr);
+    if (s == NATS_NO_RESPONDERS || jerr == JSStreamNotFoundErr) {
+      // The lease stream is in memory: a restarted server has none. Make it
+      // again; the leases we held are ours to write again (see below).
+      stream_ready_ = false;
+      if (Status st = EnsureStream(); !st.ok()) return st;
+      recreated = true;
+      s = js_Publish(nullptr, session_.js(), subject.c_str(), nullptr, 0, nullptr, &jerr);
+    }
     if (s != NATS_OK) return NatsError("group heartbeat", s, jerr);
   }
   for (auto it = seqs_.begin(); it != seqs_.end();) {
-    Result<uint64_t> seq = Write(LeaseSubject(it->first), it->second);
+    // In a stream made again, a lease is ours if nobody claimed it first.
+    Result<uint64_t> seq = Write(LeaseSubject(it->first), recreated ? 0 : it->second);
     if (seq.ok()) {
       it->second = *seq;
       ++it;
     } else if (seq.status().code() == ErrorCode::kFailedPrecondition) {
-      plan.lost.push_back(it->first);
+      lost.push_back(it->first);
       it = seqs_.erase(it);
     } else {
       return seq.status();
     }
   }
+  return lost;
+}
+
+Result<Leases::Plan> Leases::Step(const std::vector<std::string>& topics, int32_t partitions) {
+  Plan plan;
+  Result<std::vector<TopicPartition>> lost = Refresh();
+  if (!lost.ok()) return lost.status();
+  plan.lost = std::move(lost).value();
   // Who is alive, and which leases are held.
   const std::string filter = base_ + ".>";
   jsOptions o;

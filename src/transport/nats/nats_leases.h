@@ -15,7 +15,11 @@
 // message". A member that dies stops refreshing; its messages expire after
 // kLeaseTtl and the others claim its partitions.
 //
-// Thread safety: not thread-safe; used by one consumer's polling thread.
+// A lease stream lost with a restarted server (memory storage) is made
+// again, and the leases held are written again if nobody claimed them first.
+//
+// Thread safety: not thread-safe; the consumer serialises its polling thread
+// and its lease keeper.
 
 #ifndef EVBUS_TRANSPORT_NATS_NATS_LEASES_H_
 #define EVBUS_TRANSPORT_NATS_NATS_LEASES_H_
@@ -42,8 +46,13 @@ class Leases {
     std::vector<TopicPartition> give_up;  // above the fair share: revoke, then Release
     std::vector<TopicPartition> lost;     // taken by another member
   };
+  // Refresh, then claims and gives up leases towards the fair share.
   // REQUIRES: the session connected. Errors: Unavailable.
   Result<Plan> Step(const std::vector<std::string>& topics, int32_t partitions);
+  // Only the heartbeat and the refresh of the leases held (no claim, no
+  // give-up): what keeps a member's partitions while it is busy draining.
+  // Returns the leases found lost. Errors: Unavailable.
+  Result<std::vector<TopicPartition>> Refresh();
   // Drops the lease of `tp` if it is still ours.
   void Release(const TopicPartition& tp);
   // Releases every lease and the heartbeat.

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "core/thread.h"
 #include "core/thread_registry.h"
@@ -15,13 +16,28 @@ namespace {
 
 constexpr int64_t kCloseWaitMs = 10'000;
 
+constexpr char kCnatsName[] = "evb-cnats";
+
 void Rename(int tid) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/self/task/%d/comm", tid);
   if (FILE* f = std::fopen(path, "w")) {
-    std::fputs("evb-cnats", f);
+    std::fputs(kCnatsName, f);
     std::fclose(f);
   }
+}
+
+std::string TaskName(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/task/%d/comm", tid);
+  char name[32] = {0};
+  if (FILE* f = std::fopen(path, "r")) {
+    if (std::fgets(name, sizeof(name), f) == nullptr) name[0] = '\0';
+    std::fclose(f);
+  }
+  std::string s(name);
+  if (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
 }
 
 struct RuntimeState {
@@ -55,6 +71,27 @@ void ThreadClaims::ClaimNew(const std::set<int>& before, uint64_t bus_id) {
     if (before.count(tid) != 0 || registered.count(tid) != 0) continue;
     core::RegisterThread(tid, "cnats", bus_id);
     Rename(tid);
+    tids_.push_back(tid);
+  }
+}
+
+void ThreadClaims::ClaimRenamed(uint64_t bus_id) {
+  const auto registered = core::ThreadRegistry::Instance().Snapshot();
+  const std::set<int> alive = ListTasks();
+  std::lock_guard<std::mutex> lock(mu_);
+  // Threads a reconnect replaced are gone: forget them before their tids
+  // can be reused.
+  for (auto it = tids_.begin(); it != tids_.end();) {
+    if (alive.count(*it) != 0) {
+      ++it;
+      continue;
+    }
+    core::UnregisterThread(*it);
+    it = tids_.erase(it);
+  }
+  for (int tid : alive) {
+    if (registered.count(tid) != 0 || TaskName(tid) != kCnatsName) continue;
+    core::RegisterThread(tid, "cnats", bus_id);
     tids_.push_back(tid);
   }
 }

@@ -33,6 +33,11 @@ class ThreadClaims {
  public:
   // Registers every tid present now but not in `before` that nobody registered.
   void ClaimNew(const std::set<int>& before, uint64_t bus_id);
+  // Registers every unregistered tid already named "evb-cnats": threads that
+  // cnats threads started on their own (on a reconnect: the reconnect
+  // thread, then a new reader and flusher), which inherit their creator's
+  // name. No snapshot window can catch those.
+  void ClaimRenamed(uint64_t bus_id);
   // Waits until each claimed thread is gone (bounded), then unregisters it.
   void ReleaseAll();
   size_t size() const;

@@ -14,6 +14,19 @@ struct ConnEvents {
   bool closing = false;  // we are closing it: not news for the sink
   bool closed = false;   // the closed callback ran (the connection's last)
   std::string urls;
+  std::shared_ptr<ThreadClaims> threads;  // the connection's, in the census
+  uint64_t bus_id = 0;
+
+  // A disconnect starts cnats's reconnect thread, a reconnect a new reader
+  // and flusher: attribute them (see ThreadClaims::ClaimRenamed).
+  void ClaimThreads() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (closing) return;  // Teardown releases the claims
+    }
+    std::lock_guard<std::mutex> attribution(AttributionMutex());
+    threads->ClaimRenamed(bus_id);
+  }
 
   void Report(Status s) {
     ErrorSink copy;
@@ -38,6 +51,7 @@ std::string ConnectedUrl(natsConnection* nc) {
 
 void OnDisconnected(natsConnection*, void* closure) {
   auto* ev = static_cast<ConnEvents*>(closure);
+  ev->ClaimThreads();
   ev->Report(Status(ErrorCode::kUnavailable,
                     "nats: disconnected from " + ev->urls +
                         "; reconnecting (nats.max_reconnects, nats.reconnect_wait)"));
@@ -45,6 +59,7 @@ void OnDisconnected(natsConnection*, void* closure) {
 
 void OnReconnected(natsConnection* nc, void* closure) {
   auto* ev = static_cast<ConnEvents*>(closure);
+  ev->ClaimThreads();
   // The sink takes errors only; this one says the outage is over.
   ev->Report(Status(ErrorCode::kUnavailable,
                     "nats: reconnected to " + ConnectedUrl(nc) + "; connection restored"));
@@ -183,6 +198,8 @@ Status NatsSession::Connect() {
     std::lock_guard<std::mutex> lock(mu_);
     if (nc_ != nullptr) return Status();
     events->sink = sink_;
+    events->threads = threads_;
+    events->bus_id = bus_id_;
   }
   for (const std::string& u : config_.nats.urls) {
     events->urls += (events->urls.empty() ? "" : ",") + u;

@@ -40,7 +40,10 @@ class NatsTransport final : public Transport {
     SessionPin pin(session_);
     Result<int32_t> n = streams_.Describe(topic);
     if (!n.ok()) return n.status();
-    return TopicInfo{topic, *n};
+    TopicInfo info;  // fields by name: TopicInfo grows
+    info.name = topic;
+    info.partitions = *n;
+    return info;
   }
   bool connected() const override { return session_.connected(); }
 
