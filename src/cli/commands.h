@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace evbus::cli {
 
@@ -20,6 +22,17 @@ void RegisterEnvelope(CLI::App& app, Action& run);
 void RegisterConfig(CLI::App& app, Action& run);
 void RegisterDemo(CLI::App& app, Action& run);
 void RegisterBench(CLI::App& app, Action& run);
+void RegisterPub(CLI::App& app, Action& run);
+void RegisterSub(CLI::App& app, Action& run);  // also "tail"
+void RegisterTopics(CLI::App& app, Action& run);
+void RegisterCensus(CLI::App& app, Action& run);
+void RegisterScript(CLI::App& app, Action& run);
+
+// Parses `args` (without the program name) as one evbus command line and runs
+// it; returns its exit code. `evbus script` runs several in one process.
+int RunCommandLine(std::vector<std::string> args);
+// True while `evbus script` keeps the memory broker alive between commands.
+bool MemoryBrokerShared();
 
 }  // namespace evbus::cli
 

@@ -4,6 +4,9 @@
 #ifndef EVBUS_CLI_CONFIG_FLAGS_H_
 #define EVBUS_CLI_CONFIG_FLAGS_H_
 
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "evbus/config.h"
@@ -23,6 +26,54 @@ inline Status LoadCliConfig(const std::string& file, Config& config) {
   }
   if (Status s = ApplyEnvOverrides(config); !s.ok()) return s;
   return ValidateConfig(config);
+}
+
+// The flags every command that connects shares: --config FILE, then
+// --transport, --brokers and --url, which override the file and the
+// environment.
+struct ConnectionFlags {
+  std::string config_file;
+  std::string transport;  // empty: from the file (default memory)
+  std::string brokers;    // comma-separated host:port
+  std::string url;        // NATS server URL
+
+  void Add(CLI::App* cmd) {
+    cmd->add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
+    cmd->add_option("--transport", transport, "memory | kafka | nats (overrides --config)")
+        ->check(CLI::IsMember({"memory", "kafka", "nats"}));
+    cmd->add_option("--brokers", brokers, "Kafka brokers host:port,... (implies kafka)");
+    cmd->add_option("--url", url, "NATS server URL, e.g. nats://127.0.0.1:4222 (implies nats)");
+  }
+
+  // Errors: those of LoadCliConfig, naming the field or flag at fault.
+  Status Load(Config& config) const {
+    if (Status s = LoadCliConfig(config_file, config); !s.ok()) return s;
+    if (!brokers.empty()) {
+      config.transport = TransportKind::kKafka;
+      config.kafka.brokers.clear();
+      for (const std::string& b : CLI::detail::split(brokers, ',')) {
+        if (!b.empty()) config.kafka.brokers.push_back(b);
+      }
+    }
+    if (!url.empty()) {
+      config.transport = TransportKind::kNats;
+      config.nats.urls = {url};
+    }
+    if (transport == "memory") config.transport = TransportKind::kMemory;
+    if (transport == "kafka") config.transport = TransportKind::kKafka;
+    if (transport == "nats") config.transport = TransportKind::kNats;
+    if (Status s = ValidateConfig(config); !s.ok()) {
+      return Status(s.code(), "--transport/--brokers/--url/--config: " + s.message());
+    }
+    return Status();
+  }
+};
+
+// A name no earlier run used: Kafka and NATS keep topics and group offsets.
+inline std::string RunSuffix() {
+  return "-" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
 }
 
 }  // namespace evbus::cli

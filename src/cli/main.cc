@@ -1,10 +1,13 @@
 // evbus: publish, consume, inspect and measure with the evbus library.
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
 
-int main(int argc, char** argv) {
+namespace evbus::cli {
+
+int RunCommandLine(std::vector<std::string> args) {
   CLI::App app{
       "evbus - an event bus for domain events over Kafka, NATS JetStream or an in-process "
       "broker.\nExit codes: 0 ok, 1 runtime error, 2 usage error.",
@@ -16,9 +19,15 @@ int main(int argc, char** argv) {
   evbus::cli::RegisterConfig(app, run);
   evbus::cli::RegisterDemo(app, run);
   evbus::cli::RegisterBench(app, run);
+  evbus::cli::RegisterPub(app, run);
+  evbus::cli::RegisterSub(app, run);
+  evbus::cli::RegisterTopics(app, run);
+  evbus::cli::RegisterCensus(app, run);
+  evbus::cli::RegisterScript(app, run);
 
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last first
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -28,4 +37,10 @@ int main(int argc, char** argv) {
     return evbus::cli::kExitUsage;
   }
   return run ? run() : evbus::cli::kExitUsage;
+}
+
+}  // namespace evbus::cli
+
+int main(int argc, char** argv) {
+  return evbus::cli::RunCommandLine(std::vector<std::string>(argv + 1, argv + argc));
 }

@@ -53,10 +53,12 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
   WorkloadResult result;
   Tally tally(o);
   const KafkaConfig& k = o.config.kafka;
-  {  // the topic as evbus would create it (kafka.topic_partitions)
+  {  // the topics as evbus would create them (kafka.topic_partitions)
     Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(o.config, 0);
     if (!t.ok()) return t.status();
-    if (Status s = (*t)->EnsureTopic(o.topic); !s.ok()) return s;
+    for (const std::string& topic : WorkloadTopics(o)) {
+      if (Status s = (*t)->EnsureTopic(topic); !s.ok()) return s;
+    }
   }
   std::string error;
   rd_kafka_t* producer = NewClient(
@@ -80,8 +82,10 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
     return InvalidArgument("raw kafka consumer: " + error);
   }
   rd_kafka_poll_set_consumer(consumer);
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, o.topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(o.topics);
+  for (const std::string& topic : WorkloadTopics(o)) {
+    rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  }
   rd_kafka_subscribe(consumer, topics);
   rd_kafka_topic_partition_list_destroy(topics);
 
@@ -128,7 +132,7 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
     Record r = std::move(made).value();
     rd_kafka_resp_err_t err;
     do {
-      err = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(o.topic.c_str()),
+      err = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(r.topic.c_str()),
                               RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
                               RD_KAFKA_V_VALUE(r.payload.data(), r.payload.size()),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -136,6 +140,7 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(producer, 10);
     } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
     if (i == o.events / 2) result.threads_running = CountProcessThreads();
+    tally.Tick(i, start, result);
   }
   result.published = o.events;
   const auto end =

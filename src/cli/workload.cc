@@ -1,11 +1,13 @@
 #include "cli/workload.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -27,6 +29,26 @@ long PeakRssKb() {
   return usage.ru_maxrss;
 }
 
+long CurrentRssKb() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+std::vector<std::string> WorkloadTopics(const WorkloadOptions& o) {
+  if (o.topics <= 1) return {o.topic};
+  std::vector<std::string> topics;
+  for (int t = 0; t < o.topics; ++t) topics.push_back(o.topic + "-" + std::to_string(t));
+  return topics;
+}
+
+std::string WorkloadTopic(const WorkloadOptions& o, int64_t aggregate) {
+  return o.topics <= 1 ? o.topic : o.topic + "-" + std::to_string(aggregate % o.topics);
+}
+
 Result<WorkloadResult> RunWorkload(const WorkloadOptions& o) {
   WorkloadResult result;
   Tally tally(o);
@@ -43,23 +65,22 @@ Result<WorkloadResult> RunWorkload(const WorkloadOptions& o) {
 
   SubscribeOptions sub;
   sub.ordering = o.ordering;
-  Status s = o.envelopes ? (*consumer)->SubscribeEnvelope(
-                               o.topic,
-                               [&](const Envelope& e, const Delivery& d) {
-                                 if (o.handler_sleep.count() > 0) d.cancel.WaitFor(o.handler_sleep);
-                                 TallyEnvelope(tally, o, e);
-                                 return Status();
-                               },
-                               sub)
-                         : (*consumer)->Subscribe(
-                               o.topic,
-                               [&](const Record& r, const Delivery& d) {
-                                 if (o.handler_sleep.count() > 0) d.cancel.WaitFor(o.handler_sleep);
-                                 TallyRaw(tally, o, r);
-                                 return Status();
-                               },
-                               sub);
-  if (!s.ok()) return s;
+  const EnvelopeHandler on_envelope = [&](const Envelope& e, const Delivery& d) {
+    if (o.handler_sleep.count() > 0) d.cancel.WaitFor(o.handler_sleep);
+    TallyEnvelope(tally, o, e);
+    return Status();
+  };
+  const RecordHandler on_record = [&](const Record& r, const Delivery& d) {
+    if (o.handler_sleep.count() > 0) d.cancel.WaitFor(o.handler_sleep);
+    TallyRaw(tally, o, r);
+    return Status();
+  };
+  Status s;
+  for (const std::string& topic : WorkloadTopics(o)) {
+    s = o.envelopes ? (*consumer)->SubscribeEnvelope(topic, on_envelope, sub)
+                    : (*consumer)->Subscribe(topic, on_record, sub);
+    if (!s.ok()) return s;
+  }
   if (s = (*consumer)->Start(); !s.ok()) return s;
   census("subscribe");
 
@@ -72,9 +93,10 @@ Result<WorkloadResult> RunWorkload(const WorkloadOptions& o) {
     tally.WaitForRoom(i);
     Envelope e;
     Record r = MakeWorkloadRecord(o, i, o.envelopes ? &e : nullptr);
-    s = o.envelopes ? (*producer)->PublishEnvelope(o.topic, e, on_done)
+    s = o.envelopes ? (*producer)->PublishEnvelope(r.topic, e, on_done)
                     : (*producer)->Publish(std::move(r), on_done);
     if (!s.ok()) return s;
+    tally.Tick(i, start, result);
     if (i == o.events / 2) {
       result.threads_running = CountProcessThreads();
       census("load");
@@ -108,11 +130,7 @@ Result<WorkloadResult> RunRawBaseline(const WorkloadOptions& o) {
       break;
 #endif
     case TransportKind::kNats:
-#ifdef EVBUS_WITH_NATS
-      return RunRawNats(o);
-#else
       break;
-#endif
   }
   return Status(ErrorCode::kNotImplemented,
                 "no raw baseline for transport " + std::string(ToString(o.config.transport)));
@@ -123,12 +141,14 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
   Tally tally(o);
   Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(o.config, 0);
   if (!t.ok()) return t.status();
-  if (Status s = (*t)->EnsureTopic(o.topic); !s.ok()) return s;
+  for (const std::string& topic : WorkloadTopics(o)) {
+    if (Status s = (*t)->EnsureTopic(topic); !s.ok()) return s;
+  }
   Result<std::unique_ptr<transport::Producer>> producer = (*t)->CreateProducer();
   if (!producer.ok()) return producer.status();
   Result<std::unique_ptr<transport::Consumer>> consumer = (*t)->CreateConsumer("raw-baseline");
   if (!consumer.ok()) return consumer.status();
-  if (Status s = (*consumer)->Subscribe({o.topic}, nullptr); !s.ok()) return s;
+  if (Status s = (*consumer)->Subscribe(WorkloadTopics(o), nullptr); !s.ok()) return s;
 
   std::atomic<bool> stop{false};
   // The baseline's one consumer thread: poll, decode, check, commit.
@@ -169,6 +189,7 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
     });
     if (!s.ok()) publish_errors.fetch_add(1, std::memory_order_relaxed);
     if (i == o.events / 2) result.threads_running = CountProcessThreads();
+    tally.Tick(i, start, result);
   }
   result.published = o.events;
   const auto end =

@@ -12,7 +12,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "evbus/evbus.h"
@@ -30,7 +32,15 @@ struct WorkloadOptions {
   int64_t max_outstanding = 200'000;
   bool census_phases = false;  // record the census at each lifecycle phase
   std::string topic = "evbus-bench";
+  // More than 1: topics <topic>-0 .. <topic>-(N-1), aggregate a on a % N.
+  int topics = 1;
+  // Called by the producer every ~1% of the events with the count published.
+  std::function<void(int64_t published)> on_progress;
 };
+
+// The topics of a workload, and the one an aggregate's events go to.
+std::vector<std::string> WorkloadTopics(const WorkloadOptions& options);
+std::string WorkloadTopic(const WorkloadOptions& options, int64_t aggregate);
 
 struct Phase {
   std::string name;
@@ -53,6 +63,10 @@ struct WorkloadResult {
   size_t leaked_threads = 0;   // threads after both closes - threads before create
   std::vector<Phase> phases;
   std::string close_report;
+  // For plots: (seconds since the first publish, received so far), sampled
+  // at each progress tick; and (quantile, latency us) from p0 to max.
+  std::vector<std::pair<double, int64_t>> timeline;
+  std::vector<std::pair<double, double>> latency_quantiles;
 };
 
 // Errors: whatever creating, subscribing or starting a bus returns.
@@ -67,15 +81,13 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& options);
 // (only when built with the Kafka transport).
 Result<WorkloadResult> RunRawKafka(const WorkloadOptions& options);
 
-// The same traffic through cnats alone, with evbus's stream layout and
-// consumer settings (only when built with the NATS transport).
-Result<WorkloadResult> RunRawNats(const WorkloadOptions& options);
-
 // The baseline for `options.config.transport`.
 Result<WorkloadResult> RunRawBaseline(const WorkloadOptions& options);
 
 // Peak resident set of this process, in KiB.
 long PeakRssKb();
+// Resident set of this process now, in KiB.
+long CurrentRssKb();
 
 }  // namespace evbus::cli
 

@@ -42,7 +42,7 @@ Record MakeWorkloadRecord(const WorkloadOptions& o, int64_t i, Envelope* envelop
   const int64_t aggregate = i % o.aggregates;
   const int64_t version = i / o.aggregates + 1;
   Record r;
-  r.topic = o.topic;
+  r.topic = WorkloadTopic(o, aggregate);
   r.key = "agg-" + std::to_string(aggregate);
   if (envelope_out != nullptr) {
     *envelope_out = NewEnvelope(r.key, "BenchEvent", version, JsonPayload(i, o.payload_bytes));

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -61,6 +62,16 @@ class Tally {
     producer_waiting_.store(false, std::memory_order_release);
   }
 
+  // Producer side, after publishing event `published`: every ~1% of the run,
+  // samples the received count for the timeline and reports progress.
+  void Tick(int64_t published, Clock::time_point start, WorkloadResult& r) {
+    const int64_t step = std::max<int64_t>(1, o_.events / 100);
+    if (published % step != 0) return;
+    r.timeline.emplace_back(std::chrono::duration<double>(Clock::now() - start).count(),
+                            received_.load(std::memory_order_relaxed));
+    if (o_.on_progress) o_.on_progress(published);
+  }
+
   // Waits for the last event, at most `timeout`. Returns the receive end time.
   Clock::time_point WaitForAll(std::chrono::seconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -89,6 +100,15 @@ class Tally {
     r.p99_us = pct(0.99);
     r.p999_us = pct(0.999);
     r.max_us = lat.empty() ? 0 : static_cast<double>(lat.back()) / 1000.0;
+    r.timeline.emplace_back(r.seconds, r.received);
+    // Quantiles evenly spaced in "nines" (0, 0.9, 0.99, 0.999, ...), so the
+    // plot shows the tail as clearly as the median.
+    r.latency_quantiles.clear();
+    for (int step = 0; !lat.empty() && step <= 40; ++step) {
+      const double q = 1.0 - std::pow(10.0, -step / 10.0);
+      r.latency_quantiles.emplace_back(q, pct(q));
+    }
+    if (!lat.empty()) r.latency_quantiles.emplace_back(1.0, r.max_us);
   }
 
  private:

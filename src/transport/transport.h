@@ -113,6 +113,7 @@ class Consumer {
 struct TopicInfo {
   std::string name;
   int32_t partitions = 0;
+  std::string retention = {};  // for people, e.g. "1000 records per partition"; empty if unknown
 };
 
 // Asynchronous transport problems (connection lost, broker errors, records
@@ -139,6 +140,12 @@ class Transport {
   // Errors: NotFound (missing under validate_only), FailedPrecondition (mismatch).
   virtual Status EnsureTopic(const std::string& topic) = 0;
   virtual Result<TopicInfo> DescribeTopic(const std::string& topic) = 0;
+  // Every topic, sorted by name (for `evbus topics`).
+  // Errors: NotImplemented where the transport cannot list them (the default).
+  virtual Result<std::vector<TopicInfo>> ListTopics() {
+    return Status(ErrorCode::kNotImplemented,
+                  std::string(name()) + " transport cannot list topics; name them to describe");
+  }
   virtual bool connected() const = 0;
 };
 

@@ -33,6 +33,17 @@ Status MemoryBroker::CreateTopic(const std::string& topic, int32_t partitions) {
   return Status();
 }
 
+std::vector<TopicInfo> MemoryBroker::Topics() const {
+  const std::string retention = std::to_string(options_.retention_records) + " records or " +
+                                std::to_string(options_.retention_bytes) + " bytes per partition";
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<TopicInfo> out;
+  for (const auto& [name, topic] : topics_) {
+    out.push_back({name, static_cast<int32_t>(topic.partitions.size()), retention});
+  }
+  return out;
+}
+
 std::optional<int32_t> MemoryBroker::Partitions(const std::string& topic) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = topics_.find(topic);

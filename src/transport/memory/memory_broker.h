@@ -52,6 +52,8 @@ class MemoryBroker {
   // Errors: AlreadyExists, InvalidArgument (partitions < 0).
   Status CreateTopic(const std::string& topic, int32_t partitions);
   std::optional<int32_t> Partitions(const std::string& topic) const;
+  // Every topic with its partition count and retention, sorted by name.
+  std::vector<TopicInfo> Topics() const;
 
   struct Appended {
     int32_t partition;

@@ -153,10 +153,12 @@ class MemoryTransport final : public Transport {
                                 strategy_);
   }
   Result<TopicInfo> DescribeTopic(const std::string& topic) override {
-    std::optional<int32_t> have = broker_->Partitions(topic);
-    if (!have) return NotFound("topic " + topic + " does not exist");
-    return TopicInfo{topic, *have};
+    for (TopicInfo& info : broker_->Topics()) {
+      if (info.name == topic) return info;
+    }
+    return NotFound("topic " + topic + " does not exist");
   }
+  Result<std::vector<TopicInfo>> ListTopics() override { return broker_->Topics(); }
   bool connected() const override { return true; }
 
   const std::shared_ptr<MemoryBroker>& broker() const { return broker_; }

@@ -1,0 +1,84 @@
+// evbus bench: the scenarios, and the report every scenario fills: one row
+// per measured run, printed as a table as it completes, and written as JSON
+// (--json FILE) and plots (--plot DIR) at the end.
+
+#ifndef EVBUS_CLI_BENCH_H_
+#define EVBUS_CLI_BENCH_H_
+
+#include <string>
+#include <vector>
+
+#include "cli/config_flags.h"
+#include "cli/workload.h"
+
+namespace evbus::cli {
+
+struct BenchOptions {
+  std::string scenario = "sustained";
+  ConnectionFlags connection;
+  int64_t events = 0;  // 0: the scenario's default
+  int aggregates = 100'000;
+  int payload_bytes = 256;
+  int partitions = 8;
+  int workers = 0;
+  std::string orderings = "per_key,per_partition,none";
+  int handler_sleep_us = 1000;
+  std::vector<int64_t> sizes = {500, 2'000, 5'000, 10'000};  // seed
+  int reps = 5;                                              // lifecycle
+  std::string json_file;
+  std::string plot_dir;
+};
+
+struct BenchRow {
+  std::string name;
+  bool baseline = false;  // the transport or its client alone
+  WorkloadResult result;
+  long rss_before_kb = 0;  // current RSS just before and after the run
+  long rss_after_kb = 0;
+};
+
+class BenchReport {
+ public:
+  BenchReport(std::string scenario, std::string transport)
+      : scenario_(std::move(scenario)), transport_(std::move(transport)) {}
+
+  // Runs `o` through evbus (or the baseline of its transport), with a
+  // progress line on a terminal; prints and keeps the row. False on error
+  // (printed).
+  bool Run(const std::string& name, const WorkloadOptions& o, bool baseline);
+  // Prints a line under the table and keeps it for the Markdown report.
+  void Note(const std::string& line);
+
+  const std::string& scenario() const { return scenario_; }
+  const std::string& transport() const { return transport_; }
+  const std::vector<BenchRow>& rows() const { return rows_; }
+  const std::vector<std::string>& notes() const { return notes_; }
+  // True when every run received all it sent, in order, without duplicates.
+  bool clean() const;
+
+  // The rows as one JSON document: {"scenario", "transport", "runs": [...],
+  // "totals": {...}} where totals are sums over the runs.
+  std::string ToJson() const;
+  std::string ToMarkdown() const;
+
+ private:
+  std::string scenario_, transport_;
+  std::vector<BenchRow> rows_;
+  std::vector<std::string> notes_;
+};
+
+// Each prints its rows into `report`; false if a run failed.
+bool RunSustained(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
+bool RunKeyed(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
+bool RunSeed(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
+bool RunLifecycle(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
+bool RunRawOnly(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
+
+// Writes latency.svg, throughput.svg, threads.svg and report.md into `dir`
+// (created if missing). Errors: InvalidArgument naming the file that could
+// not be written.
+Status WritePlots(const std::string& dir, const BenchReport& report);
+
+}  // namespace evbus::cli
+
+#endif  // EVBUS_CLI_BENCH_H_

@@ -1,0 +1,100 @@
+// bench --plot DIR: three SVG charts from a bench report, and report.md that
+// shows them beside the table.
+//   latency.svg     end-to-end latency by percentile, one line per run
+//   throughput.svg  receive rate over the run, one line per run
+//   threads.svg     process threads at each lifecycle phase, one line per run
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/bench.h"
+#include "cli/svg_plot.h"
+
+namespace evbus::cli {
+namespace {
+
+// Percentiles on an axis of "nines": p90 is 1, p99 is 2, p99.9 is 3.
+PlotChart LatencyChart(const BenchReport& report) {
+  PlotChart c{
+      "End-to-end latency by percentile (" + report.scenario() + ", " + report.transport() + ")",
+      {"percentile", false, {{0, "p0"}, {1, "p90"}, {2, "p99"}, {3, "p99.9"}, {4, "p99.99"}}},
+      {"latency, microseconds (log)", true, {}},
+      {}};
+  for (const BenchRow& row : report.rows()) {
+    PlotSeries s{row.name, {}};
+    for (const auto& [q, us] : row.result.latency_quantiles) {
+      if (q < 1.0) s.points.emplace_back(-std::log10(1.0 - q), us);
+    }
+    c.series.push_back(std::move(s));
+  }
+  return c;
+}
+
+// The rate between consecutive samples of the received count.
+PlotChart ThroughputChart(const BenchReport& report) {
+  PlotChart c{"Receive rate over the run (" + report.scenario() + ", " + report.transport() + ")",
+              {"seconds since the first publish", false, {}},
+              {"messages per second", false, {}},
+              {}};
+  for (const BenchRow& row : report.rows()) {
+    PlotSeries s{row.name, {}};
+    const auto& t = row.result.timeline;
+    for (size_t i = 1; i < t.size(); ++i) {
+      const double dt = t[i].first - t[i - 1].first;
+      if (dt > 0) {
+        s.points.emplace_back(t[i].first, static_cast<double>(t[i].second - t[i - 1].second) / dt);
+      }
+    }
+    c.series.push_back(std::move(s));
+  }
+  return c;
+}
+
+PlotChart ThreadsChart(const BenchReport& report) {
+  PlotChart c{
+      "Process threads over the lifecycle (" + report.scenario() + ", " + report.transport() + ")",
+      {"phase", false, {}},
+      {"threads", false, {}},
+      {}};
+  for (const BenchRow& row : report.rows()) {
+    PlotSeries s{row.name, {}};
+    const std::vector<Phase>& phases = row.result.phases;
+    for (size_t i = 0; i < phases.size(); ++i) {
+      s.points.emplace_back(static_cast<double>(i), static_cast<double>(phases[i].census.total()));
+      if (c.x.ticks.size() <= i) c.x.ticks.emplace_back(static_cast<double>(i), phases[i].name);
+    }
+    c.series.push_back(std::move(s));
+  }
+  return c;
+}
+
+Status WriteFile(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out.flush()) return Status(ErrorCode::kInvalidArgument, path.string() + ": cannot write");
+  return Status();
+}
+
+}  // namespace
+
+Status WritePlots(const std::string& dir, const BenchReport& report) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status(ErrorCode::kInvalidArgument, dir + ": " + ec.message());
+  const std::filesystem::path base(dir);
+  const std::pair<const char*, PlotChart> charts[] = {
+      {"latency.svg", LatencyChart(report)},
+      {"throughput.svg", ThroughputChart(report)},
+      {"threads.svg", ThreadsChart(report)},
+  };
+  std::string md = "# evbus bench " + report.scenario() + " on " + report.transport() + "\n\n" +
+                   report.ToMarkdown() + "\n";
+  for (const auto& [file, chart] : charts) {
+    if (Status s = WriteFile(base / file, RenderSvg(chart)); !s.ok()) return s;
+    md += "![" + chart.title + "](" + file + ")\n\n";
+  }
+  return WriteFile(base / "report.md", md);
+}
+
+}  // namespace evbus::cli

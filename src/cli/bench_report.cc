@@ -1,0 +1,148 @@
+#include <cstdio>
+
+#include "cli/bench.h"
+#include "cli/bench_progress.h"
+#include "cli/json_text.h"
+
+namespace evbus::cli {
+namespace {
+
+constexpr const char* kHeaderFormat = "%-30s %10s %12s %9s %9s %9s %9s %5s %5s %5s %7s %8s %8s\n";
+constexpr const char* kRowFormat =
+    "%-30s %10lld %12.0f %9.1f %9.1f %9.1f %9.1f %5lld %5lld %5lld %7zu %8.1f %8.2f\n";
+
+void PrintHeader() {
+  std::printf(kHeaderFormat, "run", "events", "msg/s", "p50 us", "p99 us", "p99.9 us", "max us",
+              "viol", "dup", "lost", "threads", "RSS MiB", "close ms");
+}
+
+void PrintRow(const std::string& name, const WorkloadResult& r) {
+  std::printf(kRowFormat, name.c_str(), static_cast<long long>(r.received), r.throughput, r.p50_us,
+              r.p99_us, r.p999_us, r.max_us, static_cast<long long>(r.violations),
+              static_cast<long long>(r.duplicates), static_cast<long long>(r.lost),
+              r.threads_running, static_cast<double>(r.peak_rss_kb) / 1024.0, r.close_ms);
+  std::fflush(stdout);
+}
+
+std::string PhasesJson(const std::vector<Phase>& phases) {
+  std::vector<std::string> out;
+  for (const Phase& p : phases) {
+    JsonObject owners;
+    for (const auto& [owner, n] : p.census.ByComponent()) owners.Add(owner, n);
+    out.push_back(JsonObject()
+                      .Add("name", p.name)
+                      .Add("threads", p.census.total())
+                      .Raw("by_owner", owners.str())
+                      .str());
+  }
+  return JsonArray(out);
+}
+
+std::string RowJson(const BenchRow& row) {
+  const WorkloadResult& r = row.result;
+  JsonObject latency;
+  latency.Add("p50", r.p50_us).Add("p90", r.p90_us).Add("p99", r.p99_us);
+  latency.Add("p999", r.p999_us).Add("max", r.max_us);
+  JsonObject o;
+  o.Add("name", row.name).Add("baseline", row.baseline);
+  o.Add("published", r.published).Add("received", r.received).Add("lost", r.lost);
+  o.Add("duplicates", r.duplicates).Add("violations", r.violations);
+  o.Add("publish_errors", r.publish_errors);
+  o.Add("seconds", r.seconds).Add("throughput", r.throughput);
+  o.Raw("latency_us", latency.str());
+  o.Add("peak_rss_kb", r.peak_rss_kb).Add("rss_before_kb", row.rss_before_kb);
+  o.Add("rss_after_kb", row.rss_after_kb).Add("threads_running", r.threads_running);
+  o.Add("leaked_threads", r.leaked_threads).Add("close_ms", r.close_ms);
+  o.Raw("phases", PhasesJson(r.phases));
+  return o.str();
+}
+
+}  // namespace
+
+bool BenchReport::Run(const std::string& name, const WorkloadOptions& options, bool baseline) {
+  if (rows_.empty()) PrintHeader();
+  WorkloadOptions o = options;
+  o.census_phases = true;  // threads at each phase, for the JSON and the threads chart
+  Progress progress(name, o.events);
+  o.on_progress = [&progress](int64_t published) { progress.Update(published); };
+  BenchRow row{name, baseline, {}, CurrentRssKb(), 0};
+  Result<WorkloadResult> r = baseline ? RunRawBaseline(o) : RunWorkload(o);
+  row.rss_after_kb = CurrentRssKb();
+  if (!r.ok()) {
+    std::fprintf(stderr, "evbus bench: %s: %s\n", name.c_str(), r.status().ToString().c_str());
+    return false;
+  }
+  row.result = std::move(r).value();
+  PrintRow(name, row.result);
+  rows_.push_back(std::move(row));
+  return true;
+}
+
+void BenchReport::Note(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  notes_.push_back(line);
+}
+
+bool BenchReport::clean() const {
+  for (const BenchRow& row : rows_) {
+    const WorkloadResult& r = row.result;
+    if (r.lost != 0 || r.violations != 0 || r.duplicates != 0 || r.publish_errors != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string BenchReport::ToJson() const {
+  std::vector<std::string> runs;
+  int64_t published = 0, received = 0, lost = 0, duplicates = 0, violations = 0;
+  for (const BenchRow& row : rows_) {
+    runs.push_back(RowJson(row));
+    published += row.result.published;
+    received += row.result.received;
+    lost += row.result.lost;
+    duplicates += row.result.duplicates;
+    violations += row.result.violations;
+  }
+  JsonObject totals;
+  totals.Add("runs", rows_.size()).Add("published", published).Add("received", received);
+  totals.Add("lost", lost).Add("duplicates", duplicates).Add("violations", violations);
+  return JsonObject()
+             .Add("scenario", scenario_)
+             .Add("transport", transport_)
+             .Raw("runs", JsonArray(runs))
+             .Raw("totals", totals.str())
+             .Raw("notes", JsonArray([&] {
+                    std::vector<std::string> quoted;
+                    for (const std::string& n : notes_) quoted.push_back(JsonString(n));
+                    return quoted;
+                  }()))
+             .str() +
+         "\n";
+}
+
+std::string BenchReport::ToMarkdown() const {
+  std::string md =
+      "| run | events | msg/s | p50 us | p99 us | p99.9 us | max us | viol | dup | "
+      "lost | threads | RSS MiB | close ms |\n";
+  md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+  char line[512];
+  for (const BenchRow& row : rows_) {
+    const WorkloadResult& r = row.result;
+    std::snprintf(line, sizeof(line),
+                  "| %s | %lld | %.0f | %.1f | %.1f | %.1f | %.1f | %lld | %lld | %lld | %zu | "
+                  "%.1f | %.2f |\n",
+                  row.name.c_str(), static_cast<long long>(r.received), r.throughput, r.p50_us,
+                  r.p99_us, r.p999_us, r.max_us, static_cast<long long>(r.violations),
+                  static_cast<long long>(r.duplicates), static_cast<long long>(r.lost),
+                  r.threads_running, static_cast<double>(r.peak_rss_kb) / 1024.0, r.close_ms);
+    md += line;
+  }
+  if (!notes_.empty()) md += "\n```\n";
+  for (const std::string& n : notes_) md += n + "\n";
+  if (!notes_.empty()) md += "```\n";
+  return md;
+}
+
+}  // namespace evbus::cli
