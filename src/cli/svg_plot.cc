@@ -8,8 +8,8 @@
 namespace evbus::cli {
 namespace {
 
-constexpr double kWidth = 760, kHeight = 420;
-constexpr double kLeft = 80, kRight = 200, kTop = 40, kBottom = 56;  // margins
+constexpr double kWidth = 840, kHeight = 420;
+constexpr double kLeft = 80, kRight = 260, kTop = 40, kBottom = 56;  // margins
 constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 

@@ -1,0 +1,279 @@
+// The evbus command-line tool, run as a program: exit codes and messages of
+// usage errors, pub -> sub round trips (memory through `evbus script`, Kafka
+// and NATS across processes), bench --json counts, the census, the plots.
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "test_support.h"
+
+namespace evbus::test {
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string out;  // stdout and stderr
+};
+
+// Runs `evbus ARGS` with `input` on stdin and waits for it to exit.
+CliRun RunCli(const std::string& args, const std::string& input = "") {
+  const std::string in = ::testing::TempDir() + UniqueName("cli-stdin");
+  std::ofstream(in) << input;
+  const std::string command = std::string(EVBUS_CLI_PATH) + " " + args + " <" + in + " 2>&1";
+  CliRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;) run.out.append(buf, n);
+  const int status = pclose(pipe);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::remove(in.c_str());
+  return run;
+}
+
+std::vector<std::string> JsonLines(const std::string& out) {
+  std::vector<std::string> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("{")) lines.push_back(line);
+  }
+  return lines;
+}
+
+// A well-formedness check of the XML the SVG writer emits: every element
+// closes in order, attributes are quoted, text has no bare '<' or '&'.
+bool WellFormedXml(const std::string& xml) {
+  std::vector<std::string> open;
+  size_t i = 0;
+  bool root_seen = false;
+  while (i < xml.size()) {
+    if (xml[i] != '<') {
+      const size_t next = xml.find('<', i);
+      const std::string text = xml.substr(i, next - i);
+      for (size_t amp = text.find('&'); amp != std::string::npos; amp = text.find('&', amp + 1)) {
+        if (text.find(';', amp) == std::string::npos) return false;
+      }
+      if (open.empty() && text.find_first_not_of(" \n") != std::string::npos) return false;
+      i = next == std::string::npos ? xml.size() : next;
+      continue;
+    }
+    const size_t end = xml.find('>', i);
+    if (end == std::string::npos) return false;
+    std::string tag = xml.substr(i + 1, end - i - 1);
+    i = end + 1;
+    if (tag.starts_with("?")) continue;
+    if (tag.starts_with("/")) {
+      if (open.empty() || open.back() != tag.substr(1)) return false;
+      open.pop_back();
+      continue;
+    }
+    if (std::count(tag.begin(), tag.end(), '"') % 2 != 0) return false;
+    const bool self_closing = tag.ends_with("/");
+    const std::string name = tag.substr(0, tag.find_first_of(" /"));
+    if (open.empty() && root_seen) return false;  // one root element
+    root_seen = true;
+    if (!self_closing) open.push_back(name);
+  }
+  return root_seen && open.empty();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(CliUsage, UnknownFlagExits2AndNamesIt) {
+  CliRun r = RunCli("bench seed --bogus 1");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--bogus"), std::string::npos) << r.out;
+}
+
+TEST(CliUsage, BadValuesExit2AndNameTheFlag) {
+  for (const char* args :
+       {"bench seed --events 0", "sub orders --format xml", "census --transport carrier-pigeon",
+        "bench nosuch", "pub orders --key k1 '{}'", "bench sustained --orderings per_kye"}) {
+    CliRun r = RunCli(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
+    const std::string flag = std::string(args).find("--") != std::string::npos
+                                 ? std::string(args).substr(std::string(args).find("--"))
+                                 : "scenario";
+    EXPECT_NE(r.out.find(flag.substr(0, flag.find(' '))), std::string::npos) << args << "\n"
+                                                                             << r.out;
+  }
+}
+
+TEST(CliUsage, BadConfigValueExits2AndNamesTheKey) {
+  const std::string file = ::testing::TempDir() + UniqueName("cli-config") + ".yaml";
+  std::ofstream(file) << "subscriber:\n  window: 0\n";
+  CliRun r = RunCli("topics --config " + file);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("subscriber.window"), std::string::npos) << r.out;
+}
+
+TEST(CliUsage, EveryCommandHasHelpWithExamples) {
+  for (const char* command : {"pub", "sub", "tail", "topics", "census", "bench", "script"}) {
+    CliRun r = RunCli(std::string(command) + " --help");
+    EXPECT_EQ(r.code, 0) << command;
+    EXPECT_NE(r.out.find("Examples:"), std::string::npos) << command << "\n" << r.out;
+  }
+  CliRun r = RunCli("--help");
+  EXPECT_NE(r.out.find("0 ok, 1 runtime error, 2 usage error"), std::string::npos) << r.out;
+}
+
+// The memory broker lives in one process: `evbus script` runs pub then sub in it.
+TEST(CliPubSub, RoundTripOnMemoryThroughScript) {
+  CliRun r = RunCli("script",
+                    "pub orders --aggregate order-1 '{\"event_type\":\"OrderPlaced\","
+                    "\"payload\":{\"total\":3.50}}' '{\"payload\":[1,2]}'\n"
+                    "pub orders --raw --key k1 --header source=cli hello\n"
+                    "sub orders --count 3 --timeout 10 --format json\n");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<std::string> lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  // Order within a partition is kept; the raw record has its own key.
+  EXPECT_NE(r.out.find("\"payload\":{\"total\":3.50}"), std::string::npos) << r.out;  // exact bytes
+  EXPECT_NE(r.out.find("\"payload\":[1,2]"), std::string::npos) << r.out;
+  EXPECT_NE(
+      r.out.find("\"headers\":[{\"key\":\"source\",\"value\":\"cli\"}],\"payload\":\"hello\""),
+      std::string::npos)
+      << r.out;
+  simdjson::ondemand::parser parser;
+  for (const std::string& line : lines) {
+    simdjson::padded_string padded(line);
+    simdjson::ondemand::document doc = parser.iterate(padded);
+    std::string_view key;
+    ASSERT_EQ(doc["key"].get(key), simdjson::SUCCESS) << line;
+    EXPECT_TRUE(key == "order-1" || key == "k1") << line;
+  }
+}
+
+TEST(CliPubSub, GroupCommitsAndThrowawayReadsDoNot) {
+  CliRun r = RunCli("script",
+                    "pub t --raw --key k a b\n"
+                    "sub t --group g --count 2 --timeout 10\n"
+                    "sub t --group g --timeout 0.2\n"   // committed: nothing left for g
+                    "sub t --count 2 --timeout 10\n");  // no group: reads from the start
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("evbus sub: 2 record(s), committed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("evbus sub: 0 record(s), committed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("evbus sub: 2 record(s)\n"), std::string::npos) << r.out;
+}
+
+TEST(CliPubSub, FailedPublishExits1) {
+  const std::string file = ::testing::TempDir() + UniqueName("cli-config") + ".yaml";
+  std::ofstream(file) << "topic_strategy: validate_only\n";
+  CliRun r = RunCli("pub missing-topic --raw x --config " + file);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("missing-topic"), std::string::npos) << r.out;
+}
+
+TEST(CliPubSub, BadMessageExits1NamingTheLine) {
+  CliRun r = RunCli("pub orders --aggregate a-1 --file -",
+                    "{\"payload\":1}\n{\"payload\":1,\"vresion\":2}\n");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("stdin line 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("vresion"), std::string::npos) << r.out;
+}
+
+// Kafka and NATS keep records between processes: pub and sub run apart.
+void RoundTripAcrossProcesses(const std::string& connection) {
+  const std::string topic = UniqueName("cli-roundtrip");
+  CliRun pub = RunCli("pub " + topic + " --aggregate a-1 " + connection,
+                      "{\"payload\":{\"n\":1}}\n{\"payload\":{\"n\":2}}\n");
+  ASSERT_EQ(pub.code, 0) << pub.out;
+  CliRun sub = RunCli("sub " + topic + " --count 2 --timeout 30 --format json " + connection);
+  ASSERT_EQ(sub.code, 0) << sub.out;
+  std::vector<std::string> lines = JsonLines(sub.out);
+  ASSERT_EQ(lines.size(), 2u) << sub.out;
+  EXPECT_NE(lines[0].find("\"payload\":{\"n\":1}"), std::string::npos) << sub.out;
+  EXPECT_NE(lines[1].find("\"payload\":{\"n\":2}"), std::string::npos) << sub.out;
+}
+
+TEST(CliPubSub, RoundTripOnKafka) {
+  const char* brokers = std::getenv("EVBUS_KAFKA_BROKERS");
+  if (brokers == nullptr) GTEST_SKIP() << "EVBUS_KAFKA_BROKERS is not set";
+  RoundTripAcrossProcesses(std::string("--brokers ") + brokers);
+}
+
+TEST(CliPubSub, RoundTripOnNats) {
+  const char* url = std::getenv("EVBUS_NATS_URL");
+  if (url == nullptr) GTEST_SKIP() << "EVBUS_NATS_URL is not set";
+  RoundTripAcrossProcesses(std::string("--url ") + url);
+}
+
+TEST(CliBench, SeedJsonCountsAddUpAndPlotsAreXml) {
+  const std::string dir = ::testing::TempDir() + UniqueName("cli-bench");
+  CliRun r = RunCli("bench seed --sizes 200,500 --json " + dir + ".json --plot " + dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  simdjson::padded_string json = simdjson::padded_string::load(dir + ".json");
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc = parser.iterate(json);
+  int64_t runs = 0, published = 0;
+  for (simdjson::ondemand::object run : doc["runs"].get_array()) {
+    const int64_t sent = run["published"].get_int64();
+    EXPECT_EQ(run["received"].get_int64().value(), sent);
+    EXPECT_EQ(run["lost"].get_int64().value(), 0);
+    EXPECT_EQ(run["duplicates"].get_int64().value(), 0);
+    EXPECT_EQ(run["violations"].get_int64().value(), 0);
+    published += sent;
+    ++runs;
+  }
+  EXPECT_EQ(runs, 6);  // 2 sizes x (envelope, plain, transport alone)
+  EXPECT_EQ(published, 3 * (200 + 500));
+  simdjson::ondemand::object totals = doc["totals"].get_object();
+  EXPECT_EQ(totals["published"].get_int64().value(), published);
+  EXPECT_EQ(totals["received"].get_int64().value(), published);
+  for (const char* svg : {"latency.svg", "throughput.svg", "threads.svg"}) {
+    const std::string text = ReadFile(dir + "/" + svg);
+    EXPECT_TRUE(text.find("<svg") != std::string::npos && WellFormedXml(text)) << svg;
+  }
+  const std::string report = ReadFile(dir + "/report.md");
+  EXPECT_NE(report.find("![End-to-end latency"), std::string::npos) << report;
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(dir + ".json");
+}
+
+TEST(CliBench, LifecycleRecordsEveryPhaseAndLeavesNoThread) {
+  const std::string file = ::testing::TempDir() + UniqueName("cli-lifecycle") + ".json";
+  CliRun r = RunCli("bench lifecycle --reps 2 --events 300 --json " + file);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("in every repetition: yes"), std::string::npos) << r.out;
+  simdjson::padded_string json = simdjson::padded_string::load(file);
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc = parser.iterate(json);
+  int runs = 0;
+  for (simdjson::ondemand::object run : doc["runs"].get_array()) {
+    EXPECT_EQ(run["leaked_threads"].get_int64().value(), 0);
+    simdjson::ondemand::array phases = run["phases"].get_array();
+    EXPECT_EQ(phases.count_elements().value(), 5u);
+    ++runs;
+  }
+  EXPECT_EQ(runs, 2);
+  std::remove(file.c_str());
+}
+
+TEST(CliCensus, MemoryReportsNoLeak) {
+  CliRun r = RunCli("census --events 300");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("worker-pool"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("leaked: 0\n"), std::string::npos) << r.out;
+}
+
+TEST(CliTopics, ListsAndDescribesMemoryTopics) {
+  CliRun r = RunCli("script", "pub a-topic --raw x\ntopics --json\ntopics nosuch\n");
+  EXPECT_EQ(r.code, 1) << r.out;  // the last line names a missing topic
+  EXPECT_NE(r.out.find("{\"topic\":\"a-topic\",\"partitions\":8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nosuch does not exist"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace evbus::test
