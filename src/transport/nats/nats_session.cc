@@ -11,6 +11,8 @@ struct ConnEvents {
   std::mutex mu;
   std::condition_variable cv;
   ErrorSink sink;
+  ConnectionSink connection_sink;
+  bool up = true;        // as last told to connection_sink
   bool closing = false;  // we are closing it: not news for the sink
   bool closed = false;   // the closed callback ran (the connection's last)
   std::string urls;
@@ -28,14 +30,22 @@ struct ConnEvents {
     threads->ClaimRenamed(bus_id);
   }
 
-  void Report(Status s) {
+  // To the error sink, and to the connection sink when the state changed.
+  void Report(Status s, bool connected) {
     ErrorSink copy;
+    ConnectionSink state;
     {
       std::lock_guard<std::mutex> lock(mu);
       if (closing) return;
       copy = sink;
+      if (up != connected) {
+        up = connected;
+        state = connection_sink;
+      }
     }
-    if (copy) copy(s);  // never under our lock
+    // Never under our lock.
+    if (copy) copy(s);
+    if (state) state(connected, connected ? Status() : s);
   }
 };
 
@@ -54,7 +64,8 @@ void OnDisconnected(natsConnection*, void* closure) {
   ev->ClaimThreads();
   ev->Report(Status(ErrorCode::kUnavailable,
                     "nats: disconnected from " + ev->urls +
-                        "; reconnecting (nats.max_reconnects, nats.reconnect_wait)"));
+                        "; reconnecting (nats.max_reconnects, nats.reconnect_wait)"),
+             /*connected=*/false);
 }
 
 void OnReconnected(natsConnection* nc, void* closure) {
@@ -62,14 +73,16 @@ void OnReconnected(natsConnection* nc, void* closure) {
   ev->ClaimThreads();
   // The sink takes errors only; this one says the outage is over.
   ev->Report(Status(ErrorCode::kUnavailable,
-                    "nats: reconnected to " + ConnectedUrl(nc) + "; connection restored"));
+                    "nats: reconnected to " + ConnectedUrl(nc) + "; connection restored"),
+             /*connected=*/true);
 }
 
 void OnClosed(natsConnection*, void* closure) {
   auto* ev = static_cast<ConnEvents*>(closure);
   ev->Report(Status(ErrorCode::kUnavailable,
                     "nats: connection to " + ev->urls +
-                        " closed: reconnect attempts exhausted (nats.max_reconnects)"));
+                        " closed: reconnect attempts exhausted (nats.max_reconnects)"),
+             /*connected=*/false);
   {
     std::lock_guard<std::mutex> lock(ev->mu);
     ev->closed = true;
@@ -78,9 +91,15 @@ void OnClosed(natsConnection*, void* closure) {
 }
 
 void OnError(natsConnection*, natsSubscription*, natsStatus err, void* closure) {
-  static_cast<ConnEvents*>(closure)->Report(
-      Status(ErrorCode::kUnavailable,
-             std::string("nats: asynchronous error: ") + natsStatus_GetText(err)));
+  auto* ev = static_cast<ConnEvents*>(closure);
+  bool up;
+  {
+    std::lock_guard<std::mutex> lock(ev->mu);
+    up = ev->up;
+  }
+  ev->Report(Status(ErrorCode::kUnavailable,
+                    std::string("nats: asynchronous error: ") + natsStatus_GetText(err)),
+             up);
 }
 
 // A seed file holds the seed (S...); cnats also needs the public key (U...),
@@ -155,6 +174,11 @@ void NatsSession::SetErrorSink(ErrorSink sink) {
   sink_ = std::move(sink);
 }
 
+void NatsSession::SetConnectionSink(ConnectionSink sink) {
+  std::lock_guard<std::mutex> lock(mu_);
+  connection_sink_ = std::move(sink);
+}
+
 void NatsSession::Pin() {
   std::lock_guard<std::mutex> lock(mu_);
   ++pins_;
@@ -198,6 +222,7 @@ Status NatsSession::Connect() {
     std::lock_guard<std::mutex> lock(mu_);
     if (nc_ != nullptr) return Status();
     events->sink = sink_;
+    events->connection_sink = connection_sink_;
     events->threads = threads_;
     events->bus_id = bus_id_;
   }

@@ -43,6 +43,9 @@ class NatsSession {
   NatsSession& operator=(const NatsSession&) = delete;
 
   void SetErrorSink(ErrorSink sink);
+  // Told of disconnects (false, why) and reconnects (true); the error sink
+  // gets both as Unavailable statuses too.
+  void SetConnectionSink(ConnectionSink sink);
   void Pin();
   void Unpin();
 
@@ -70,6 +73,7 @@ class NatsSession {
   mutable std::mutex mu_;
   int pins_ = 0;
   ErrorSink sink_;
+  ConnectionSink connection_sink_;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
   std::shared_ptr<ConnEvents> events_;

@@ -26,6 +26,9 @@ class NatsTransport final : public Transport {
 
   std::string_view name() const override { return "nats"; }
   void SetErrorSink(ErrorSink sink) override { session_.SetErrorSink(std::move(sink)); }
+  void SetConnectionSink(ConnectionSink sink) override {
+    session_.SetConnectionSink(std::move(sink));
+  }
   Result<std::unique_ptr<Producer>> CreateProducer() override {
     return NewNatsProducer(session_, streams_);
   }
