@@ -17,6 +17,13 @@
 namespace evbus::test {
 namespace {
 
+// A new file in the test's temporary directory holding `text`.
+std::string TempFile(const std::string& prefix, const std::string& text) {
+  const std::string path = ::testing::TempDir() + UniqueName(prefix);
+  std::ofstream(path) << text;
+  return path;
+}
+
 struct CliRun {
   int code = -1;
   std::string out;  // stdout and stderr
@@ -24,8 +31,7 @@ struct CliRun {
 
 // Runs `evbus ARGS` with `input` on stdin and waits for it to exit.
 CliRun RunCli(const std::string& args, const std::string& input = "") {
-  const std::string in = ::testing::TempDir() + UniqueName("cli-stdin");
-  std::ofstream(in) << input;
+  const std::string in = TempFile("cli-stdin", input);
   const std::string command = std::string(EVBUS_CLI_PATH) + " " + args + " <" + in + " 2>&1";
   CliRun run;
   FILE* pipe = popen(command.c_str(), "r");
@@ -112,9 +118,7 @@ TEST(CliUsage, BadValuesExit2AndNameTheFlag) {
 }
 
 TEST(CliUsage, BadConfigValueExits2AndNamesTheKey) {
-  const std::string file = ::testing::TempDir() + UniqueName("cli-config") + ".yaml";
-  std::ofstream(file) << "subscriber:\n  window: 0\n";
-  CliRun r = RunCli("topics --config " + file);
+  CliRun r = RunCli("topics --config " + TempFile("cli-config", "subscriber:\n  window: 0\n"));
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("subscriber.window"), std::string::npos) << r.out;
 }
@@ -169,9 +173,8 @@ TEST(CliPubSub, GroupCommitsAndThrowawayReadsDoNot) {
 }
 
 TEST(CliPubSub, FailedPublishExits1) {
-  const std::string file = ::testing::TempDir() + UniqueName("cli-config") + ".yaml";
-  std::ofstream(file) << "topic_strategy: validate_only\n";
-  CliRun r = RunCli("pub missing-topic --raw x --config " + file);
+  CliRun r = RunCli("pub missing-topic --raw x --config " +
+                    TempFile("cli-config", "topic_strategy: validate_only\n"));
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("missing-topic"), std::string::npos) << r.out;
 }

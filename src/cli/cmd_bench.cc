@@ -137,10 +137,7 @@ int Run(const BenchOptions& b) {
   o.payload_bytes = b.payload_bytes;
   o.config.subscriber.workers = b.workers;
   if (b.scenario == "keyed" && b.workers == 0) o.config.subscriber.workers = 64;
-  if (Status s = b.connection.Load(o.config); !s.ok()) {
-    std::fprintf(stderr, "evbus bench: %s\n", s.ToString().c_str());
-    return kExitUsage;
-  }
+  if (!LoadOrPrint(b.connection, "bench", o.config)) return kExitUsage;
   BenchReport report(b.scenario, std::string(ToString(o.config.transport)));
   bool ok = false;
   if (b.scenario == "seed") ok = RunSeed(b, o, report);

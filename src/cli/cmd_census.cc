@@ -22,10 +22,7 @@ struct CensusOptions {
 int Run(const CensusOptions& c) {
   WorkloadOptions o;
   o.config.subscriber.workers = c.workers;
-  if (Status s = c.connection.Load(o.config); !s.ok()) {
-    std::fprintf(stderr, "evbus census: %s\n", s.ToString().c_str());
-    return kExitUsage;
-  }
+  if (!LoadOrPrint(c.connection, "census", o.config)) return kExitUsage;
   o.events = c.events;
   o.aggregates = c.aggregates;
   o.census_phases = true;

@@ -4,13 +4,12 @@
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <mutex>
 
 #include "cli/commands.h"
 #include "cli/config_flags.h"
 #include "cli/envelope_input.h"
+#include "cli/line_input.h"
 #include "evbus/evbus.h"
 
 namespace evbus::cli {
@@ -74,23 +73,13 @@ Status PublishOne(EventBus& bus, const PubOptions& p, const std::string& message
 
 int Run(const PubOptions& p) {
   Config config;
-  if (Status s = p.connection.Load(config); !s.ok()) {
-    std::fprintf(stderr, "evbus pub: %s\n", s.ToString().c_str());
+  if (!LoadOrPrint(p.connection, "pub", config)) return kExitUsage;
+  LineInput input(p.file);
+  if (!input.ok()) {
+    std::fprintf(stderr, "evbus pub: --file %s: cannot open\n", p.file.c_str());
     return kExitUsage;
   }
-  std::ifstream file;
-  if (!p.file.empty() && p.file != "-") {
-    file.open(p.file);
-    if (!file) {
-      std::fprintf(stderr, "evbus pub: --file %s: cannot open\n", p.file.c_str());
-      return kExitUsage;
-    }
-  }
-  if (config.transport == TransportKind::kMemory && !MemoryBrokerShared()) {
-    std::fprintf(stderr,
-                 "evbus pub: note: the memory broker lives in this process only; use "
-                 "`evbus script` to publish and consume in one process\n");
-  }
+  NoteIfMemoryBrokerIsPrivate("pub", config);
   Result<std::unique_ptr<EventBus>> bus = EventBus::Create(config);
   if (!bus.ok()) {
     std::fprintf(stderr, "evbus pub: %s\n", bus.status().ToString().c_str());
@@ -112,13 +101,9 @@ int Run(const PubOptions& p) {
   for (size_t i = 0; i < p.messages.size(); ++i) {
     publish(p.messages[i], "message " + std::to_string(i + 1));
   }
-  if (!p.file.empty() || p.messages.empty()) {
-    std::istream& in = file.is_open() ? static_cast<std::istream&>(file) : std::cin;
-    const std::string name = file.is_open() ? p.file : "stdin";
-    std::string line;
-    for (int n = 1; failed.ok() && std::getline(in, line); ++n) {
-      publish(line, name + " line " + std::to_string(n));
-    }
+  std::string line;
+  while ((!p.file.empty() || p.messages.empty()) && failed.ok() && input.Next(line)) {
+    publish(line, input.where());
   }
   // Close flushes: every accepted publish has completed when it returns.
   Result<CloseReport> closed = (*bus)->Close();

@@ -4,11 +4,10 @@
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 
 #include "cli/commands.h"
 #include "cli/config_flags.h"
+#include "cli/line_input.h"
 #include "evbus/evbus.h"
 
 namespace evbus::cli {
@@ -23,17 +22,11 @@ struct ScriptOptions {
 
 int Run(const ScriptOptions& o) {
   Config config;
-  if (Status s = o.connection.Load(config); !s.ok()) {
-    std::fprintf(stderr, "evbus script: %s\n", s.ToString().c_str());
+  if (!LoadOrPrint(o.connection, "script", config)) return kExitUsage;
+  LineInput input(o.file);
+  if (!input.ok()) {
+    std::fprintf(stderr, "evbus script: %s: cannot open\n", o.file.c_str());
     return kExitUsage;
-  }
-  std::ifstream file;
-  if (o.file != "-") {
-    file.open(o.file);
-    if (!file) {
-      std::fprintf(stderr, "evbus script: %s: cannot open\n", o.file.c_str());
-      return kExitUsage;
-    }
   }
   // A bus that is created and never started holds the memory broker (named
   // by memory.broker) without starting a thread, so what one command
@@ -48,20 +41,22 @@ int Run(const ScriptOptions& o) {
     holder = std::move(bus).value();
     g_broker_shared.store(true);
   }
-  std::istream& in = file.is_open() ? static_cast<std::istream&>(file) : std::cin;
   std::string line;
   int rc = kExitOk;
-  for (int n = 1; rc == kExitOk && std::getline(in, line); ++n) {
+  while (rc == kExitOk && input.Next(line)) {
     std::vector<std::string> args = CLI::detail::split_up(line);
     if (args.empty() || args[0].starts_with("#")) continue;
     if (args[0] == "evbus") args.erase(args.begin());
     if (!args.empty() && args[0] == "script") {
-      std::fprintf(stderr, "evbus script: line %d: a script cannot run a script\n", n);
+      std::fprintf(stderr, "evbus script: %s: a script cannot run a script\n",
+                   input.where().c_str());
       rc = kExitUsage;
       break;
     }
     rc = RunCommandLine(std::move(args));
-    if (rc != kExitOk) std::fprintf(stderr, "evbus script: line %d failed (exit %d)\n", n, rc);
+    if (rc != kExitOk) {
+      std::fprintf(stderr, "evbus script: %s failed (exit %d)\n", input.where().c_str(), rc);
+    }
   }
   g_broker_shared.store(false);
   if (holder) (void)holder->Close();
@@ -70,7 +65,13 @@ int Run(const ScriptOptions& o) {
 
 }  // namespace
 
-bool MemoryBrokerShared() { return g_broker_shared.load(); }
+void NoteIfMemoryBrokerIsPrivate(const char* command, const Config& config) {
+  if (config.transport != TransportKind::kMemory || g_broker_shared.load()) return;
+  std::fprintf(stderr,
+               "evbus %s: note: the memory broker lives in this process only; use "
+               "`evbus script` to publish and consume in one process\n",
+               command);
+}
 
 void RegisterScript(CLI::App& app, Action& run) {
   auto o = std::make_shared<ScriptOptions>();

@@ -81,19 +81,12 @@ std::string ThrowawayGroup() {
 
 int Run(const SubOptions& o) {
   Config config;
-  if (Status s = o.connection.Load(config); !s.ok()) {
-    std::fprintf(stderr, "evbus sub: %s\n", s.ToString().c_str());
-    return kExitUsage;
-  }
+  if (!LoadOrPrint(o.connection, "sub", config)) return kExitUsage;
   if (!o.from.empty()) {
     config.subscriber.auto_offset_reset =
         o.from == "latest" ? OffsetReset::kLatest : OffsetReset::kEarliest;
   }
-  if (config.transport == TransportKind::kMemory && !MemoryBrokerShared()) {
-    std::fprintf(stderr,
-                 "evbus sub: note: the memory broker lives in this process only; use "
-                 "`evbus script` to publish and consume in one process\n");
-  }
+  NoteIfMemoryBrokerIsPrivate("sub", config);
   const bool commit = !o.group.empty();
   Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config, 0);
   if (!t.ok()) {

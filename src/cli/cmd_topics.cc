@@ -19,10 +19,7 @@ struct TopicsOptions {
 
 int Run(const TopicsOptions& o) {
   Config config;
-  if (Status s = o.connection.Load(config); !s.ok()) {
-    std::fprintf(stderr, "evbus topics: %s\n", s.ToString().c_str());
-    return kExitUsage;
-  }
+  if (!LoadOrPrint(o.connection, "topics", config)) return kExitUsage;
   Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config, 0);
   if (!t.ok()) {
     std::fprintf(stderr, "evbus topics: %s\n", t.status().ToString().c_str());

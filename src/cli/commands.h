@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "evbus/config.h"
+
 namespace evbus::cli {
 
 constexpr int kExitOk = 0;
@@ -31,8 +33,10 @@ void RegisterScript(CLI::App& app, Action& run);
 // Parses `args` (without the program name) as one evbus command line and runs
 // it; returns its exit code. `evbus script` runs several in one process.
 int RunCommandLine(std::vector<std::string> args);
-// True while `evbus script` keeps the memory broker alive between commands.
-bool MemoryBrokerShared();
+// On the memory transport, outside `evbus script` (which keeps the broker
+// alive between its commands), tells the user on stderr that what this
+// process publishes dies with it.
+void NoteIfMemoryBrokerIsPrivate(const char* command, const Config& config);
 
 }  // namespace evbus::cli
 

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -68,6 +69,14 @@ struct ConnectionFlags {
     return Status();
   }
 };
+
+// Loads `config` as Load does; on error prints "evbus COMMAND: error" and
+// returns false (the caller exits with the usage code).
+inline bool LoadOrPrint(const ConnectionFlags& flags, const char* command, Config& config) {
+  Status s = flags.Load(config);
+  if (!s.ok()) std::fprintf(stderr, "evbus %s: %s\n", command, s.ToString().c_str());
+  return s.ok();
+}
 
 // A name no earlier run used: Kafka and NATS keep topics and group offsets.
 inline std::string RunSuffix() {

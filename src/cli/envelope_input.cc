@@ -49,6 +49,9 @@ Status ReadField(std::string_view key, od::value value, Envelope& e, bool& has_p
     return Status();
   }
   if (key == "payload") {
+    // As the codec's decoder does; not shared with it because simdjson's
+    // on-demand types belong to the kernel a file is compiled for, and the
+    // decoder is compiled for a SIMD target while this file is not.
     std::string_view raw;
     od::json_type type;
     if (value.type().get(type)) return Bad(key, "not JSON");
