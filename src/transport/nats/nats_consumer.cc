@@ -51,6 +51,15 @@ struct Part {
   std::map<uint64_t, Held> held;  // by stream sequence
 };
 
+// Unacked messages the server lets one partition's consumer have. The
+// engine's window bounds the messages in flight (read, not settled); acks go
+// out only when the engine commits (every subscriber.commit_interval), so
+// settled messages wait unacked until then. With MaxAckPending = window the
+// server stopped delivering while the engine had room: throughput was capped
+// at window per commit interval per partition. The second window covers what
+// settles between two commits.
+int64_t MaxAckPending(const Config& config) { return 2 * int64_t{config.subscriber.window}; }
+
 RecordPtr ToRecord(const TopicPartition& tp, natsMsg* msg, uint64_t seq, int64_t time_ns) {
   auto r = std::make_shared<Record>();
   r->topic = tp.topic;
@@ -296,9 +305,14 @@ class NatsConsumer final : public Consumer {
   }
 
   // Held messages get an InProgress before ack_wait runs out, so the server
-  // never redelivers what we still hold. REQUIRES: mu_.
+  // never redelivers what we still hold: one older than ack_wait / 3 at a
+  // pass, passes every ack_wait / 6 (so at most ack_wait / 2 passes between
+  // two of its keep-alives), not at every Poll: walking thousands of held
+  // messages per Poll was the polling thread's main cost. REQUIRES: mu_.
   void KeepAlive(Clock::time_point now) {
     const auto keep_alive = session_.config().nats.ack_wait / 3;
+    if (now < next_keep_alive_) return;
+    next_keep_alive_ = now + keep_alive / 2;
     for (auto& [tp, part] : parts_) {
       for (auto& [seq, h] : part->held) {
         if (now - h.touched < keep_alive) continue;
@@ -357,7 +371,7 @@ class NatsConsumer final : public Consumer {
     cc.Durable = part->durable.c_str();
     cc.FilterSubject = subject.c_str();
     cc.AckPolicy = js_AckExplicit;
-    cc.MaxAckPending = config.subscriber.window;
+    cc.MaxAckPending = MaxAckPending(config);
     cc.AckWait = Nanos(config.nats.ack_wait);
     if (config.nats.max_deliver > 0) cc.MaxDeliver = config.nats.max_deliver;
     cc.DeliverPolicy = config.subscriber.auto_offset_reset == OffsetReset::kEarliest
@@ -460,14 +474,14 @@ class NatsConsumer final : public Consumer {
   // nats-server 2.9 answers a no_wait request that carries an expiry (cnats
   // always sends one) only at that expiry when nothing is there. So:
   //  - a no_wait fetch asks for no more than the partition's known backlog
-  //    (the last message's pending count) and MaxAckPending (= window)
+  //    (the last message's pending count) and MaxAckPending
   //    leaves room for: it is answered at once, in full, nothing comes late;
   //  - a fetch that waits for new messages asks for one, so at most one can
   //    arrive after it gave up.
   Status Fetch(Part& part, std::vector<RecordPtr>& out, size_t max, int64_t wait_ms) {
     const int64_t room = std::min<int64_t>(
         static_cast<int64_t>(max - std::min(max, out.size())),
-        session_.config().subscriber.window - static_cast<int64_t>(part.held.size()));
+        MaxAckPending(session_.config()) - static_cast<int64_t>(part.held.size()));
     if (room <= 0) return Status();
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
@@ -526,6 +540,7 @@ class NatsConsumer final : public Consumer {
   std::map<TopicPartition, std::unique_ptr<Part>> parts_;
   Clock::time_point last_refresh_{};         // leases last refreshed
   Clock::time_point last_maintain_{};        // the polling thread's last Maintain
+  Clock::time_point next_keep_alive_{};      // KeepAlive walks the held messages no sooner
   std::vector<TopicPartition> keeper_lost_;  // found lost by the keeper, revoked by Poll
   // The keeper thread.
   std::mutex keeper_mu_;

@@ -1,6 +1,6 @@
 // The NATS consumer: one member of a consumer group over JetStream pull
 // consumers, one durable consumer per partition (<group>_<topic>_<p>, filter
-// <topic>.<p>, explicit acks, MaxAckPending = subscriber.window), owned by one
+// <topic>.<p>, explicit acks, MaxAckPending = 2 x subscriber.window), owned by one
 // member at a time through Leases (nats_leases.h).
 //
 // Offsets are stream sequence - 1. A fetched message is held (seq -> natsMsg)
