@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "evbus/config.h"
 #include "evbus/status.h"
 
 namespace evbus {
@@ -113,6 +114,28 @@ struct ConnectionEvent {
   std::chrono::system_clock::time_point at{};
 };
 using ConnectionCallback = std::function<void(const ConnectionEvent&)>;
+
+// ---------------------------------------------------------------- group lag
+
+// One partition of a consumer group, read from the broker (not from a bus).
+struct GroupPartitionLag {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t committed = -1;  // next offset the group will read; -1 when it never committed
+  int64_t log_end = 0;     // next offset the broker will write
+  int64_t lag = 0;         // messages the group has not settled
+};
+
+// The lag of consumer group `group` per topic and partition, asked from the
+// brokers of `config` without joining the group (what `evbus lag` prints).
+// Kafka: high watermark - committed offset; with `topics` empty, every topic
+// the group has committed offsets for. NATS: pending + ack-pending of the
+// group's durable consumer of each partition stream; `topics` required.
+// Sorted by topic, then partition.
+// Errors: InvalidArgument (memory: its broker lives inside one process; NATS
+// without topics), NotFound (a topic is missing), Unavailable.
+Result<std::vector<GroupPartitionLag>> ReadGroupLag(const Config& config, const std::string& group,
+                                                    const std::vector<std::string>& topics);
 
 }  // namespace evbus
 

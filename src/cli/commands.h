@@ -27,6 +27,7 @@ void RegisterBench(CLI::App& app, Action& run);
 void RegisterPub(CLI::App& app, Action& run);
 void RegisterSub(CLI::App& app, Action& run);  // also "tail"
 void RegisterTopics(CLI::App& app, Action& run);
+void RegisterLag(CLI::App& app, Action& run);
 void RegisterCensus(CLI::App& app, Action& run);
 void RegisterScript(CLI::App& app, Action& run);
 

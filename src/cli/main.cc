@@ -22,6 +22,7 @@ int RunCommandLine(std::vector<std::string> args) {
   evbus::cli::RegisterPub(app, run);
   evbus::cli::RegisterSub(app, run);
   evbus::cli::RegisterTopics(app, run);
+  evbus::cli::RegisterLag(app, run);
   evbus::cli::RegisterCensus(app, run);
   evbus::cli::RegisterScript(app, run);
 
