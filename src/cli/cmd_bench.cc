@@ -94,7 +94,9 @@ bool RunRawOnly(const BenchOptions& b, WorkloadOptions base, BenchReport& report
 }
 
 bool RunKeyed(const BenchOptions& b, WorkloadOptions base, BenchReport& report) {
-  base.config.memory.partitions = 1;
+  base.config.memory.partitions = 1;  // one partition on every transport
+  base.config.kafka.topic_partitions = 1;
+  base.config.nats.partitions = 1;
   base.config.subscriber.window =
       std::max(base.config.subscriber.window, 4 * base.config.subscriber.workers);
   base.handler_sleep = std::chrono::microseconds(b.handler_sleep_us);
