@@ -31,8 +31,10 @@ PlotChart LatencyChart(const BenchReport& report) {
   return c;
 }
 
-// The rate between consecutive samples of the received count.
+// The rate over a window of 5 samples of the received count (5% of the
+// run): rates between single samples are mostly scheduling noise.
 PlotChart ThroughputChart(const BenchReport& report) {
+  constexpr size_t kWindow = 5;
   PlotChart c{"Receive rate over the run (" + report.scenario() + ", " + report.transport() + ")",
               {"seconds since the first publish", false, {}},
               {"messages per second", false, {}},
@@ -41,9 +43,10 @@ PlotChart ThroughputChart(const BenchReport& report) {
     PlotSeries s{row.name, {}};
     const auto& t = row.result.timeline;
     for (size_t i = 1; i < t.size(); ++i) {
-      const double dt = t[i].first - t[i - 1].first;
+      const size_t from = i >= kWindow ? i - kWindow : 0;
+      const double dt = t[i].first - t[from].first;
       if (dt > 0) {
-        s.points.emplace_back(t[i].first, static_cast<double>(t[i].second - t[i - 1].second) / dt);
+        s.points.emplace_back(t[i].first, static_cast<double>(t[i].second - t[from].second) / dt);
       }
     }
     c.series.push_back(std::move(s));
