@@ -32,6 +32,7 @@ struct BenchOptions {
 struct BenchRow {
   std::string name;
   bool baseline = false;  // the transport or its client alone
+  std::string workload;   // the run's parameters, a JSON object
   WorkloadResult result;
   long rss_before_kb = 0;  // current RSS just before and after the run
   long rss_after_kb = 0;

@@ -38,13 +38,26 @@ std::string PhasesJson(const std::vector<Phase>& phases) {
   return JsonArray(out);
 }
 
+std::string WorkloadJson(const WorkloadOptions& o) {
+  return JsonObject()
+      .Add("events", o.events)
+      .Add("aggregates", o.aggregates)
+      .Add("topics", o.topics)
+      .Add("payload_bytes", o.payload_bytes)
+      .Add("envelopes", o.envelopes)
+      .Add("ordering", std::string(ToString(o.ordering)))
+      .Add("handler_sleep_us", static_cast<int64_t>(o.handler_sleep.count()))
+      .Add("workers", o.config.subscriber.workers)
+      .str();
+}
+
 std::string RowJson(const BenchRow& row) {
   const WorkloadResult& r = row.result;
   JsonObject latency;
   latency.Add("p50", r.p50_us).Add("p90", r.p90_us).Add("p99", r.p99_us);
   latency.Add("p999", r.p999_us).Add("max", r.max_us);
   JsonObject o;
-  o.Add("name", row.name).Add("baseline", row.baseline);
+  o.Add("name", row.name).Add("baseline", row.baseline).Raw("workload", row.workload);
   o.Add("published", r.published).Add("received", r.received).Add("lost", r.lost);
   o.Add("duplicates", r.duplicates).Add("violations", r.violations);
   o.Add("publish_errors", r.publish_errors);
@@ -65,7 +78,7 @@ bool BenchReport::Run(const std::string& name, const WorkloadOptions& options, b
   o.census_phases = true;  // threads at each phase, for the JSON and the threads chart
   Progress progress(name, o.events);
   o.on_progress = [&progress](int64_t published) { progress.Update(published); };
-  BenchRow row{name, baseline, {}, CurrentRssKb(), 0};
+  BenchRow row{name, baseline, WorkloadJson(o), {}, CurrentRssKb(), 0};
   Result<WorkloadResult> r = baseline ? RunRawBaseline(o) : RunWorkload(o);
   row.rss_after_kb = CurrentRssKb();
   if (!r.ok()) {
