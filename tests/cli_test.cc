@@ -217,6 +217,7 @@ TEST(CliBench, SeedJsonCountsAddUpAndPlotsAreXml) {
   const std::string dir = ::testing::TempDir() + UniqueName("cli-bench");
   CliRun r = RunCli("bench seed --sizes 200,500 --json " + dir + ".json --plot " + dir);
   ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("ETA"), std::string::npos) << "progress line with stderr not a terminal";
   simdjson::padded_string json = simdjson::padded_string::load(dir + ".json");
   simdjson::ondemand::parser parser;
   simdjson::ondemand::document doc = parser.iterate(json);

@@ -164,7 +164,9 @@ void RegisterSub(CLI::App& app, Action& run) {
       "  evbus sub orders --brokers 127.0.0.1:9092 --count 10\n"
       "  evbus tail orders --url nats://127.0.0.1:4222 --from latest --format json\n"
       "  evbus sub orders --group billing --timeout 5 --config kafka.yaml\n"
-      "On the memory transport the broker lives in the process: see `evbus script`.");
+      "On the memory transport the broker lives in the process: see `evbus script`.\n"
+      "Without --group on NATS, the throwaway group's durable consumers (evbus-tail-...) stay\n"
+      "on the server until removed (nats consumer rm); on Kafka the empty group expires.");
   cmd->add_option("topic", o->topic, "Topic to read")->required();
   cmd->add_option("--group", o->group, "Consumer group to join and commit as");
   cmd->add_option("--count", o->count, "Stop after N records (0 = no limit)")
