@@ -141,9 +141,14 @@ class EventBus {
                            SubscribeOptions options = {});
 
   // Starts consumption of every subscribed topic (threads: workers, consumer
-  // loop, retry timer). A bus with no subscriptions starts no thread.
-  // Errors: FailedPrecondition (already started), Closed, NotFound (a topic is
-  // missing under topic_strategy validate_only), Unavailable.
+  // loop, retry timer), the health checks (health_check.enabled), the metrics
+  // listener (metrics.enabled) and the ops thread when health checks or a
+  // backlog callback need it. A publish-only bus without those starts no thread.
+  // Errors: FailedPrecondition (already started; or a topic's partition count
+  // differs under validate_only / create_or_update), Closed, NotFound (a
+  // topic is missing under validate_only), AlreadyExists (health_check.topic
+  // has a handler while health_check.monitor is on), Unavailable (transport,
+  // or metrics.listen cannot be bound).
   Status Start();
 
   // Stops intake, finishes queued and running work per lane until 3/4 of

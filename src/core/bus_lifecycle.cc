@@ -163,13 +163,17 @@ Health EventBus::Impl::health() const {
   h.state = state();
   h.transport = std::string(transport_->name());
   h.connected = transport_->connected();
+  const ops::HealthPublisher* publisher = nullptr;
+  const ops::HealthMonitor* monitor = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(mu_);  // Start() creates them under mu_
     h.blocked_lanes = dispatcher_ ? dispatcher_->waiting_lanes() : 0;
+    publisher = health_publisher_.get();
+    monitor = health_monitor_.get();
   }
   for (const PartitionBacklog& p : backlog_board_.partitions()) h.stalled_partitions += p.stalled;
-  if (health_publisher_) h.health_publisher = health_publisher_->status();
-  if (health_monitor_) h.health_monitor = health_monitor_->stats();
+  if (publisher) h.health_publisher = publisher->status();  // they live as long as the bus
+  if (monitor) h.health_monitor = monitor->stats();
   const uint64_t dlq_failures = counters_.dead_letter_failures.load();
   h.healthy = h.state == BusState::kRunning && h.connected;
   if (h.state != BusState::kRunning) {
