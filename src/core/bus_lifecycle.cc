@@ -37,6 +37,12 @@ EventBus::Impl::~Impl() {
 }
 
 Status EventBus::Impl::Start() {
+  std::lock_guard<std::mutex> start(start_mu_);
+  if (state() == BusState::kCreated) {
+    // The listener first, without mu_: a scrape takes mu_ (through health())
+    // under the listener's own lock, so mu_ must never be held around it.
+    if (Status e = StartMetrics(); !e.ok()) return e;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   const BusState s = state();
   if (s == BusState::kRunning) return FailedPrecondition("bus already started");
@@ -47,7 +53,6 @@ Status EventBus::Impl::Start() {
     if (Status e = transport_->EnsureTopic(topic); !e.ok()) return e;
     if (Status e = transport_->EnsureTopic(sub->dead_letter_topic); !e.ok()) return e;
   }
-  if (Status e = StartMetricsLocked(); !e.ok()) return e;
   if (Status e = StartEngineLocked(); !e.ok()) return e;
   state_.store(BusState::kRunning, std::memory_order_release);
   StartOpsThreadLocked();

@@ -82,7 +82,7 @@ Status EventBus::Impl::SetUpHealthChecksLocked() {
   return Status();
 }
 
-Status EventBus::Impl::StartMetricsLocked() {
+Status EventBus::Impl::StartMetrics() {
   if (!config_.metrics.enabled || config_.metrics.listen.empty() || metrics_exporter_) {
     return Status();
   }
@@ -112,8 +112,13 @@ void EventBus::Impl::StopOpsThread() {
 }
 
 void EventBus::Impl::StopMetrics() {
+  std::unique_ptr<ops::MetricsExporter> exporter;
+  {
+    std::lock_guard<std::mutex> start(start_mu_);  // waits for a Start() creating it
+    exporter = std::move(metrics_exporter_);
+  }
   metrics_port_.store(0, std::memory_order_release);
-  metrics_exporter_.reset();  // joins the listener's threads
+  exporter.reset();  // joins the listener's threads, with no lock held
 }
 
 void EventBus::Impl::OpsTick() {

@@ -72,9 +72,9 @@ class EventBus::Impl {
   // REQUIRES: mu_ held, before the engine starts. Creates the health-check
   // publisher and monitor (subscribing the monitor to its topic).
   Status SetUpHealthChecksLocked();
-  // REQUIRES: mu_ held. The metrics listener (before the engine starts, so
-  // a failure leaves nothing running) and the ops thread (after).
-  Status StartMetricsLocked();
+  // REQUIRES: start_mu_ held, mu_ not held. Idempotent.
+  Status StartMetrics();
+  // REQUIRES: mu_ held, the engine started.
   void StartOpsThreadLocked();
   // Each joins its threads. REQUIRES: no lock held.
   void StopOpsThread();
@@ -94,6 +94,7 @@ class EventBus::Impl {
   std::unique_ptr<transport::Transport> transport_;
   core::Publisher publisher_;
 
+  std::mutex start_mu_;    // one Start() at a time; the metrics listener's creation and end
   mutable std::mutex mu_;  // subscriptions, engine creation, error callback
   std::map<std::string, std::unique_ptr<core::Subscription>> subs_;
   ErrorCallback error_callback_;
