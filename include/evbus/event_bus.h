@@ -180,7 +180,9 @@ class EventBus {
   // Called with health-check monitor alerts (health_check.monitor). Set before Start().
   void SetHealthAlertCallback(HealthAlertCallback callback);
 
-  // The last backlog sample (empty partitions before the first one).
+  // The last backlog sample (empty partitions before the first one). Lag is
+  // sampled (a broker round trip on Kafka and NATS) only while a backlog
+  // callback is set or metrics.enabled; stalls and in-flight counts always.
   BacklogState backlog() const;
   // Every metric in Prometheus text format (what the metrics.listen endpoint
   // serves), for users who export elsewhere. Latency histograms are recorded

@@ -86,7 +86,8 @@ Status EventBus::Impl::StartEngineLocked() {
   auto loop = std::make_unique<core::ConsumerLoop>(
       id_, config_.subscriber, std::move(consumer).value(), *dispatcher, counters_,
       [this](const Status& s) { ReportError(s); });
-  loop->SetBacklogBoard(&backlog_board_);
+  loop->SetBacklogBoard(&backlog_board_,
+                        /*with_lag=*/config_.metrics.enabled || backlog_callback_ != nullptr);
   dispatcher->Start();
   dispatcher_ = std::move(dispatcher);
   loop_ = std::move(loop);

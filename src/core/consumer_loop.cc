@@ -174,7 +174,9 @@ void ConsumerLoop::Route(std::vector<transport::RecordPtr>& records) {
 void ConsumerLoop::SampleBacklog() {
   const auto now = transport::Clock::now();
   std::map<transport::TopicPartition, int64_t> lag;
-  for (const transport::PartitionLag& l : consumer_->Lag()) lag[l.tp] = l.lag;
+  if (with_lag_) {
+    for (const transport::PartitionLag& l : consumer_->Lag()) lag[l.tp] = l.lag;
+  }
   std::vector<PartitionBacklog> out;
   out.reserve(partitions_.size());
   for (auto& [tp, p] : partitions_) {

@@ -42,9 +42,14 @@ class ConsumerLoop final : public transport::RebalanceListener {
                Counters& counters, std::function<void(const Status&)> report_error);
   ~ConsumerLoop() override;
 
-  // Lag and stalls go to `board` every subscriber.backlog_interval.
+  // Stalls, and lag when `with_lag`, go to `board` every
+  // subscriber.backlog_interval. Lag costs a broker round trip on Kafka and
+  // NATS (on this thread), so it is asked only when someone reads it.
   // REQUIRES: before Start().
-  void SetBacklogBoard(ops::BacklogBoard* board) { board_ = board; }
+  void SetBacklogBoard(ops::BacklogBoard* board, bool with_lag) {
+    board_ = board;
+    with_lag_ = with_lag;
+  }
   // Subscribes to `subs`' topics and starts the polling thread.
   // Errors: those of Consumer::Subscribe.
   Status Start(Subscriptions subs);
@@ -82,6 +87,7 @@ class ConsumerLoop final : public transport::RebalanceListener {
   Counters& counters_;
   std::function<void(const Status&)> report_error_;
   ops::BacklogBoard* board_ = nullptr;
+  bool with_lag_ = false;
 
   // Control, shared with other threads.
   std::mutex mu_;
