@@ -139,7 +139,9 @@ class NatsConsumer final : public Consumer {
       if (wakeup_.exchange(false)) break;
       std::vector<Part*> ready;
       for (auto& [tp, part] : parts_) {
-        if (!part->paused) ready.push_back(part.get());
+        // Without MaxAckPending room nothing comes before the next commit
+        // (after Poll returns): fetching would spin until the deadline.
+        if (!part->paused && Room(*part) > 0) ready.push_back(part.get());
       }
       // Disconnected: a fetch would only wait for the reconnect.
       if (ready.empty() || !session_.connected()) {
@@ -442,6 +444,11 @@ class NatsConsumer final : public Consumer {
     return s == NATS_OK ? Status() : NatsError("update " + what, s, jerr);
   }
 
+  // How many more unacked messages the server would deliver. REQUIRES: mu_.
+  int64_t Room(const Part& part) const {
+    return MaxAckPending(session_.config()) - static_cast<int64_t>(part.held.size());
+  }
+
   // REQUIRES: mu_.
   void Remove(const TopicPartition& tp, bool nak) {
     auto it = parts_.find(tp);
@@ -479,9 +486,8 @@ class NatsConsumer final : public Consumer {
   //  - a fetch that waits for new messages asks for one, so at most one can
   //    arrive after it gave up.
   Status Fetch(Part& part, std::vector<RecordPtr>& out, size_t max, int64_t wait_ms) {
-    const int64_t room = std::min<int64_t>(
-        static_cast<int64_t>(max - std::min(max, out.size())),
-        MaxAckPending(session_.config()) - static_cast<int64_t>(part.held.size()));
+    const int64_t room =
+        std::min<int64_t>(static_cast<int64_t>(max - std::min(max, out.size())), Room(part));
     if (room <= 0) return Status();
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
