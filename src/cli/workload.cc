@@ -130,7 +130,11 @@ Result<WorkloadResult> RunRawBaseline(const WorkloadOptions& o) {
       break;
 #endif
     case TransportKind::kNats:
+#ifdef EVBUS_WITH_NATS
+      return RunRawNats(o);
+#else
       break;
+#endif
   }
   return Status(ErrorCode::kNotImplemented,
                 "no raw baseline for transport " + std::string(ToString(o.config.transport)));

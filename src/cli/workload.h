@@ -81,6 +81,10 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& options);
 // (only when built with the Kafka transport).
 Result<WorkloadResult> RunRawKafka(const WorkloadOptions& options);
 
+// The same traffic through cnats alone, with evbus's stream layout and
+// consumer settings (only when built with the NATS transport).
+Result<WorkloadResult> RunRawNats(const WorkloadOptions& options);
+
 // The baseline for `options.config.transport`.
 Result<WorkloadResult> RunRawBaseline(const WorkloadOptions& options);
 
