@@ -146,10 +146,15 @@ Result<ConfPtr> BuildConf(const Config& config, Role role, HandleContext* contex
     b.Set("max.poll.interval.ms", Ms(k.max_poll_interval), "kafka.consumer.max_poll_interval");
     b.Set("partition.assignment.strategy", k.assignor, "kafka.consumer.assignor");
     b.Set("isolation.level", k.isolation_level, "kafka.consumer.isolation_level");
-    // Backpressure pauses partitions; a resumed partition should not wait
-    // behind a long-poll fetch (librdkafka's default 500 ms). This does not
-    // remove the larger cost of a pause/resume cycle measured on 2.0.2
-    // (about 0.5 s each; see the session notes). kafka.properties overrides it.
+    // A paused partition keeps prefetching into its own queue (see
+    // kafka_consumer.h) up to this many KiB, then its fetcher stops: an
+    // eighth of the bus's memory budget, not librdkafka's 64 MiB default.
+    b.Set("queued.max.messages.kbytes",
+          std::to_string(std::max<int64_t>(1024, config.subscriber.memory_budget / 8 / 1024)),
+          "subscriber.memory_budget");
+    // The fetcher re-decides what to fetch after each fetch response; a short
+    // long-poll lets a partition whose queue drained be fetched again soon
+    // (librdkafka's default 500 ms). kafka.properties overrides both.
     b.Set("fetch.wait.max.ms", "10", "kafka (evbus default)");
     if (!k.group_instance_id.empty()) {
       b.Set("group.instance.id", k.group_instance_id, "kafka.consumer.group_instance_id");

@@ -77,6 +77,10 @@ void KafkaConsumer::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
     for (const TopicPartition& tp : tps) assigned_.push_back(tp);
     return;
   }
+  // A revoked partition's queue goes back to the consumer queue before
+  // librdkafka stops it, so what it held is discarded there as outdated
+  // (uncommitted, it is read again by the next owner).
+  Reattach(&tps);
   if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     // The core drains and commits these while they are still ours.
     if (listener_ != nullptr) listener_->OnRevoked(tps, rd_kafka_assignment_lost(rk) != 0);
@@ -122,7 +126,8 @@ RecordPtr KafkaConsumer::ToRecord(const rd_kafka_message_t& msg) {
 
 Status KafkaConsumer::Poll(std::vector<RecordPtr>& out, size_t max_records,
                            std::chrono::milliseconds timeout) {
-  int wait_ms = static_cast<int>(timeout.count());
+  if (TakeHeld(out, max_records) || out.size() >= max_records) return Status();
+  int wait_ms = out.empty() ? static_cast<int>(timeout.count()) : 0;
   while (out.size() < max_records) {
     MessagePtr msg(rd_kafka_consumer_poll(handle_.get(), wait_ms));
     if (!msg) break;  // timeout, or Wakeup()
@@ -135,9 +140,38 @@ Status KafkaConsumer::Poll(std::vector<RecordPtr>& out, size_t max_records,
       continue;
     }
     shared_->MarkConnected();
+    if (!detached_.empty()) {
+      TopicPartition tp{rd_kafka_topic_name(msg->rkt), msg->partition};
+      if (detached_.count(tp) != 0) {
+        held_[std::move(tp)].push_back(std::move(msg));
+        continue;
+      }
+    }
     out.push_back(ToRecord(*msg));
   }
   return Status();
+}
+
+bool KafkaConsumer::TakeHeld(std::vector<RecordPtr>& out, size_t max_records) {
+  bool remaining = false;
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (detached_.count(it->first) != 0) {  // still paused
+      ++it;
+      continue;
+    }
+    std::deque<MessagePtr>& held = it->second;
+    while (!held.empty() && out.size() < max_records) {
+      out.push_back(ToRecord(*held.front()));
+      held.pop_front();
+    }
+    if (held.empty()) {
+      it = held_.erase(it);
+    } else {
+      remaining = true;
+      ++it;
+    }
+  }
+  return remaining;
 }
 
 void KafkaConsumer::Wakeup() {
@@ -145,13 +179,34 @@ void KafkaConsumer::Wakeup() {
 }
 
 void KafkaConsumer::Pause(const TopicPartition& tp) {
-  ListPtr list = ToList({tp});
-  rd_kafka_pause_partitions(handle_.get(), list.get());
+  if (detached_.count(tp) != 0) return;
+  QueuePtr own(rd_kafka_queue_get_partition(handle_.get(), tp.topic.c_str(), tp.partition));
+  if (!own) return;  // not known to this client (no longer assigned)
+  rd_kafka_queue_forward(own.get(), nullptr);
+  detached_.emplace(tp, std::move(own));
 }
 
 void KafkaConsumer::Resume(const TopicPartition& tp) {
-  ListPtr list = ToList({tp});
-  rd_kafka_resume_partitions(handle_.get(), list.get());
+  auto it = detached_.find(tp);
+  if (it == detached_.end()) return;
+  rd_kafka_queue_forward(it->second.get(), queue_.get());  // moves what it holds, in order
+  detached_.erase(it);
+}
+
+void KafkaConsumer::Reattach(const std::vector<TopicPartition>* tps) {
+  if (tps == nullptr) {
+    held_.clear();
+  } else {
+    for (const TopicPartition& tp : *tps) held_.erase(tp);
+  }
+  for (auto it = detached_.begin(); it != detached_.end();) {
+    if (tps == nullptr || std::find(tps->begin(), tps->end(), it->first) != tps->end()) {
+      rd_kafka_queue_forward(it->second.get(), queue_.get());
+      it = detached_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 Status KafkaConsumer::Commit(const std::vector<CommitOffset>& offsets, bool synchronous) {
@@ -182,6 +237,7 @@ std::vector<PartitionLag> KafkaConsumer::Lag() {
 Status KafkaConsumer::Close(Clock::time_point deadline) {
   if (closed_ || !handle_) return Status();
   closed_ = true;
+  Reattach(nullptr);
   Status status;
   // Asynchronous close: serve its rebalance events (the core's revoke and
   // final commit) until librdkafka says closed, or the deadline.
