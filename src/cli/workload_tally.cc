@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "codec/envelope_headers.h"
+
 namespace evbus::cli {
 namespace {
 
@@ -57,6 +59,7 @@ Result<Record> MakeEncodedRecord(const WorkloadOptions& o, int64_t i) {
   Record r = MakeWorkloadRecord(o, i, o.envelopes ? &e : nullptr);
   if (o.envelopes) {
     if (Status s = EncodeEnvelope(e, r.payload); !s.ok()) return s;
+    codec::AppendEnvelopeHeaders(e, r.headers);  // what evbus sends with it
   }
   return r;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "codec/envelope_headers.h"
 #include "core/event_bus_impl.h"
 #include "core/testing.h"
 #include "core/thread.h"
@@ -225,14 +226,7 @@ Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e
     return s;
   }
   record.key = e.aggregate_id;
-  record.headers.reserve(7);
-  record.headers.push_back({"X-Event-ID", e.event_id});
-  record.headers.push_back({"X-Aggregate-ID", e.aggregate_id});
-  record.headers.push_back({"X-Event-Type", e.event_type});
-  record.headers.push_back({"X-Event-Version", std::to_string(e.event_version)});
-  if (!e.trace_id.empty()) record.headers.push_back({"X-Trace-ID", e.trace_id});
-  if (!e.correlation_id.empty()) record.headers.push_back({"X-Correlation-ID", e.correlation_id});
-  if (e.tenant_id != 0) record.headers.push_back({"X-Tenant-ID", std::to_string(e.tenant_id)});
+  codec::AppendEnvelopeHeaders(e, record.headers);
   core::Publisher::Meta meta;
   if (done || wants_result_meta()) meta = {e.event_id, e.aggregate_id, e.event_type};
   return Publish(std::move(record), std::move(meta), std::move(done));
