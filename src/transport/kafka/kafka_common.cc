@@ -46,10 +46,7 @@ void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
         false, FromKafka(code, std::string("kafka ") + rd_kafka_name(rk) + ": " + reason));
   }
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
-    char fatal[512];
-    const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-    shared->Report(Status(ErrorCode::kUnavailable, std::string("kafka fatal error (") +
-                                                       rd_kafka_err2name(orig) + "): " + fatal));
+    shared->SetFatal(FatalError(rk));
     return;
   }
   shared->Report(FromKafka(code, std::string("kafka ") + rd_kafka_name(rk) + ": " + reason));
@@ -185,6 +182,16 @@ Result<Handle> NewHandle(const Config& config, Role role, KafkaShared* shared, u
   if (rk == nullptr) return InvalidArgument(std::string("kafka: cannot create client: ") + err);
   (void)conf->release();
   return Handle(rk, std::move(threads), std::move(context));
+}
+
+Status FatalError(rd_kafka_t* rk) {
+  char reason[512];
+  const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, reason, sizeof(reason));
+  if (orig == RD_KAFKA_RESP_ERR_NO_ERROR) return Status();
+  return Status(ErrorCode::kFailedPrecondition,
+                std::string("kafka fatal error in ") + rd_kafka_name(rk) + " (" +
+                    rd_kafka_err2name(orig) + "): " + reason +
+                    "; this bus can no longer use Kafka: close it and create a new one");
 }
 
 Status FromKafka(rd_kafka_resp_err_t err, const std::string& context) {

@@ -73,14 +73,37 @@ struct KafkaShared {
   void Report(const Status& s) {
     if (sink) sink(s);
   }
-  // Records the connection state; the sink hears only changes.
+  // Records the connection state; the sink hears only changes. After a
+  // fatal error the client stays down.
   void SetConnected(bool up, const Status& reason) {
+    if (up && has_fatal.load(std::memory_order_acquire)) return;
     if (connected.exchange(up) != up && connection_sink) connection_sink(up, reason);
   }
   // Per delivered or consumed message: a load, no store, unless it was down.
   void MarkConnected() {
     if (!connected.load(std::memory_order_relaxed)) SetConnected(true, Status());
   }
+  // A fatal librdkafka error (e.g. a fenced idempotent producer or static
+  // consumer) ends the client: the first cause is kept, and from then on
+  // every produce fails with it and the transport reports disconnected.
+  void SetFatal(const Status& s) {
+    {
+      std::lock_guard<std::mutex> lock(fatal_mu);
+      if (!fatal.ok()) return;
+      fatal = s;
+    }
+    has_fatal.store(true, std::memory_order_release);
+    SetConnected(false, s);
+    Report(s);
+  }
+  Status Fatal() {
+    if (!has_fatal.load(std::memory_order_acquire)) return Status();
+    std::lock_guard<std::mutex> lock(fatal_mu);
+    return fatal;
+  }
+  std::atomic<bool> has_fatal{false};
+  std::mutex fatal_mu;
+  Status fatal;
 };
 
 // The opaque of every handle: the shared state plus the object that owns the
@@ -98,6 +121,9 @@ enum class Role { kProducer, kConsumer, kAdmin };
 // Errors: InvalidArgument naming a property librdkafka rejects.
 Result<ConfPtr> BuildConf(const Config& config, Role role, HandleContext* context,
                           ThreadTracker* threads);
+
+// The fatal error `rk` is in (FailedPrecondition naming the cause), or OK.
+Status FatalError(rd_kafka_t* rk);
 
 // A handle that is destroyed (and whose threads are waited for) on reset.
 class Handle {

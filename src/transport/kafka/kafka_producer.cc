@@ -11,13 +11,20 @@ int RemainingMs(Clock::time_point deadline) {
   return static_cast<int>(std::clamp<int64_t>(left, 0, 1'000'000'000));
 }
 
-void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
   auto* done = static_cast<DeliveryCallback*>(msg->_private);
   if (done == nullptr) return;
   KafkaShared* shared = static_cast<HandleContext*>(opaque)->shared;
   Status status;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status = FromKafka(msg->err, std::string("delivery to ") + rd_kafka_topic_name(msg->rkt));
+    // After a fatal error librdkafka purges what is queued: report the cause
+    // (whether or not the error event has been served yet).
+    if (Status fatal = FatalError(rk); !fatal.ok()) {
+      shared->SetFatal(fatal);
+      status = shared->Fatal();
+    } else {
+      status = FromKafka(msg->err, std::string("delivery to ") + rd_kafka_topic_name(msg->rkt));
+    }
   } else {
     shared->MarkConnected();
   }
@@ -29,7 +36,7 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
 
 Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Config& config,
                                                              KafkaShared* shared, uint64_t bus_id) {
-  std::unique_ptr<KafkaProducer> p(new KafkaProducer());
+  std::unique_ptr<KafkaProducer> p(new KafkaProducer(shared));
   Result<Handle> h =
       NewHandle(config, Role::kProducer, shared, bus_id, p.get(), [](rd_kafka_conf_t* conf) {
         rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
@@ -48,6 +55,7 @@ void KafkaProducer::PollLoop() {
 
 Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
   if (closed_.load(std::memory_order_acquire)) return Closed("kafka producer is closed");
+  if (Status fatal = shared_->Fatal(); !fatal.ok()) return fatal;
   rd_kafka_headers_t* headers = nullptr;
   if (!record.headers.empty()) {
     headers = rd_kafka_headers_new(record.headers.size());

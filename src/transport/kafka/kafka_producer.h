@@ -28,9 +28,10 @@ class KafkaProducer final : public Producer {
   void Close(Clock::time_point deadline) override;
 
  private:
-  KafkaProducer() = default;
+  explicit KafkaProducer(KafkaShared* shared) : shared_(shared) {}
   void PollLoop();
 
+  KafkaShared* shared_;
   Handle handle_;
   core::Thread poller_;
   std::atomic<bool> stopping_{false};
