@@ -43,6 +43,15 @@ int64_t KafkaCommitted(const Config& config, const std::string& topic, int32_t p
 const bool kKafkaRegistered = RegisterConformanceTransport(
     TransportUnderTest{"kafka", 4, KafkaConfig, KafkaCommitted, KafkaUnavailable});
 
+// The whole suite again with the incremental (cooperative) rebalance protocol.
+Config KafkaCooperativeConfig(const std::string& name) {
+  Config c = KafkaConfig(name);
+  c.kafka.assignor = "cooperative-sticky";
+  return c;
+}
+const bool kKafkaCooperativeRegistered = RegisterConformanceTransport(TransportUnderTest{
+    "kafka_cooperative", 4, KafkaCooperativeConfig, KafkaCommitted, KafkaUnavailable});
+
 class KafkaTest : public ServerTest {
  protected:
   KafkaTest() : ServerTest("kafka", KafkaUnavailable, KafkaConfig) {}
