@@ -1,6 +1,7 @@
 #include "transport/kafka/kafka_consumer.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace evbus::transport::kafka {
@@ -128,28 +129,35 @@ Status KafkaConsumer::Poll(std::vector<RecordPtr>& out, size_t max_records,
                            std::chrono::milliseconds timeout) {
   if (TakeHeld(out, max_records) || out.size() >= max_records) return Status();
   int wait_ms = out.empty() ? static_cast<int>(timeout.count()) : 0;
+  // A batch per call: one queue lock for many messages, not one each.
+  std::array<rd_kafka_message_t*, 256> batch;
   while (out.size() < max_records) {
-    MessagePtr msg(rd_kafka_consumer_poll(handle_.get(), wait_ms));
-    if (!msg) break;  // timeout, or Wakeup()
-    wait_ms = 0;      // take what is already fetched, then return
-    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      shared_->Report(FromKafka(
-          msg->err, std::string("kafka consume") +
-                        (msg->rkt ? std::string(" from ") + rd_kafka_topic_name(msg->rkt) : "")));
-      continue;
-    }
-    shared_->MarkConnected();
-    if (!detached_.empty()) {
-      TopicPartition tp{rd_kafka_topic_name(msg->rkt), msg->partition};
-      if (detached_.count(tp) != 0) {
-        held_[std::move(tp)].push_back(std::move(msg));
-        continue;
-      }
-    }
-    out.push_back(ToRecord(*msg));
+    const size_t want = std::min(batch.size(), max_records - out.size());
+    const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), wait_ms, batch.data(), want);
+    if (n <= 0) break;  // timeout, or Wakeup()
+    wait_ms = 0;        // take what is already fetched, then return
+    for (ssize_t i = 0; i < n; ++i) Take(MessagePtr(batch[static_cast<size_t>(i)]), out);
   }
   return Status();
+}
+
+void KafkaConsumer::Take(MessagePtr msg, std::vector<RecordPtr>& out) {
+  if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    shared_->Report(FromKafka(
+        msg->err, std::string("kafka consume") +
+                      (msg->rkt ? std::string(" from ") + rd_kafka_topic_name(msg->rkt) : "")));
+    return;
+  }
+  shared_->MarkConnected();
+  if (!detached_.empty()) {
+    TopicPartition tp{rd_kafka_topic_name(msg->rkt), msg->partition};
+    if (detached_.count(tp) != 0) {
+      held_[std::move(tp)].push_back(std::move(msg));
+      return;
+    }
+  }
+  out.push_back(ToRecord(*msg));
 }
 
 bool KafkaConsumer::TakeHeld(std::vector<RecordPtr>& out, size_t max_records) {

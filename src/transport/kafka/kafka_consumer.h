@@ -57,6 +57,8 @@ class KafkaConsumer final : public Consumer {
  private:
   explicit KafkaConsumer(KafkaShared* shared) : shared_(shared) {}
   RecordPtr ToRecord(const rd_kafka_message_t& msg);
+  // Appends `msg` to `out`, or holds it back (paused partition), or reports it (error).
+  void Take(MessagePtr msg, std::vector<RecordPtr>& out);
   // Re-attaches the queues of `tps` (all when null) to the consumer queue
   // and drops what was held back for them (uncommitted: read again later).
   void Reattach(const std::vector<TopicPartition>* tps);
