@@ -6,18 +6,14 @@
 
 #ifdef EVBUS_WITH_KAFKA
 
-#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <sstream>
 
 #include "conformance.h"
+#include "crash_consumer.h"
 #include "kafka_support.h"
 #include "transport/transport.h"
 
@@ -224,95 +220,11 @@ TEST_F(KafkaTest, LibrdkafkaThreadsAreInTheCensusAndGoneAfterClose) {
 // A consumer process killed with SIGKILL mid-stream: the next consumer of the
 // group gets everything, per-key order holds, duplicates stay within the window.
 TEST_F(KafkaTest, ConsumerKilledMidStreamLosesNothing) {
-  const std::string topic = unique_ + "-sigkill";
-  const std::string log_path = "/tmp/" + unique_ + ".log";
-  constexpr int kKeys = 20, kVersions = 50, kTotal = kKeys * kVersions;
-  {
-    auto producer = NewBus(config_);
-    ASSERT_TRUE(
-        producer->Subscribe(topic, [](const Record&, const Delivery&) { return Status(); }).ok() ||
-        true);
-    for (int v = 1; v <= kVersions; ++v) {
-      for (int k = 0; k < kKeys; ++k) {
-        ASSERT_TRUE(
-            producer->PublishEnvelope(topic, NewEnvelope("key-" + std::to_string(k), "T", v, "{}"))
-                .ok());
-      }
-    }
-    ASSERT_TRUE(producer->Close().ok());
-  }
-  const size_t threads_before_fork = CountProcessThreads();
-  ASSERT_EQ(threads_before_fork, baseline_threads_);  // fork only a single-threaded process
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {  // the victim: handles slowly, logging what it handled
-    // One write(2) per line on an O_APPEND descriptor: whole lines even with
-    // several workers writing, and each is complete before the handler returns.
-    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    auto bus = EventBus::Create(config_);
-    if (!bus.ok() || fd < 0) _exit(3);
-    (void)(*bus)->SubscribeEnvelope(topic, [&](const Envelope& e, const Delivery& d) {
-      d.cancel.WaitFor(std::chrono::milliseconds(2));
-      const std::string line = e.aggregate_id + ' ' + std::to_string(e.event_version) + '\n';
-      if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(4);
-      return Status();
-    });
-    (void)(*bus)->Start();
-    for (;;) pause();
-  }
-  auto lines = [&] {
-    std::ifstream in(log_path);
-    return static_cast<int>(std::count(std::istreambuf_iterator<char>(in), {}, '\n'));
-  };
-  ASSERT_TRUE(Eventually([&] { return lines() >= kTotal / 4; }, 60s))
-      << "child handled " << lines();
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
-
-  std::map<std::string, std::vector<int64_t>> seen;
-  {
-    std::ifstream in(log_path);
-    std::string key;
-    int64_t v;
-    while (in >> key >> v) seen[key].push_back(v);
-  }
-  Signal signal;
-  int handled_after = 0;
-  auto survivor = NewBus(config_);
-  ASSERT_TRUE(survivor
-                  ->SubscribeEnvelope(topic,
-                                      [&](const Envelope& e, const Delivery&) {
-                                        signal.Update([&] {
-                                          seen[e.aggregate_id].push_back(e.event_version);
-                                          ++handled_after;
-                                        });
-                                        return Status();
-                                      })
-                  .ok());
-  ASSERT_OK(survivor->Start());
-  auto complete = [&] {
-    for (int k = 0; k < kKeys; ++k) {
-      const auto& vs = seen["key-" + std::to_string(k)];
-      if (vs.empty() || vs.back() != kVersions) return false;
-    }
-    return true;
-  };
-  ASSERT_TRUE(signal.WaitUntil(complete, 60s));
-  std::lock_guard<std::mutex> lock(signal.mutex());
-  size_t duplicates = 0;
-  for (const auto& [key, vs] : seen) {
-    // Each key's history: 1..n, then (after the kill) a replay from some
-    // committed point: never a gap, never a version out of order within a run.
-    int64_t high = 0;
-    for (int64_t v : vs) {
-      EXPECT_LE(v, high + 1) << key << ": gap before version " << v;
-      if (v <= high) ++duplicates;
-      high = std::max(high, v);
-    }
-    EXPECT_EQ(high, kVersions) << key;
-  }
-  EXPECT_LE(duplicates, static_cast<size_t>(config_.subscriber.window) * 4);
-  std::remove(log_path.c_str());
+  CrashScenario sc;
+  sc.config = config_;
+  sc.topic = unique_ + "-sigkill";
+  sc.log_path = "/tmp/" + unique_ + ".log";
+  RunConsumerKilledMidStream(sc);
 }
 
 }  // namespace
