@@ -27,6 +27,12 @@ class ThreadClaims {
       : component_(std::move(component)), rename_(std::move(rename)) {}
   // Registers every tid present now but not in `before` that nobody registered.
   void ClaimNew(const std::set<int>& before, uint64_t bus_id);
+  // Registers every unregistered tid already carrying the `rename` name:
+  // threads that claimed threads started on their own (cnats, on a
+  // reconnect), which inherit their creator's name. No snapshot window can
+  // catch those. First forgets claimed threads that are gone.
+  // REQUIRES: a non-empty `rename`.
+  void ClaimRenamed(uint64_t bus_id);
   // Waits until each claimed thread is gone (bounded), then unregisters it.
   // REQUIRES: the library has been told to stop them (joined).
   void ReleaseAll();

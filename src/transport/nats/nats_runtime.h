@@ -16,40 +16,24 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <vector>
 
+#include "core/thread_claims.h"
 #include "evbus/status.h"
 
 namespace evbus::transport::nats {
 
-// Tids in /proc/self/task.
-std::set<int> ListTasks();
+// The name cnats threads get in the census and the kernel (they inherit
+// their creator's otherwise).
+inline constexpr char kCnatsThreadName[] = "evb-cnats";
 
-// Threads claimed for one owner: registered in the census as "cnats", renamed
-// "evb-cnats" (cnats threads inherit their creator's name otherwise).
-class ThreadClaims {
- public:
-  // Registers every tid present now but not in `before` that nobody registered.
-  void ClaimNew(const std::set<int>& before, uint64_t bus_id);
-  // Registers every unregistered tid already named "evb-cnats": threads that
-  // cnats threads started on their own (on a reconnect: the reconnect
-  // thread, then a new reader and flusher), which inherit their creator's
-  // name. No snapshot window can catch those.
-  void ClaimRenamed(uint64_t bus_id);
-  // Waits until each claimed thread is gone (bounded), then unregisters it.
-  void ReleaseAll();
-  size_t size() const;
-
- private:
-  mutable std::mutex mu_;
-  std::vector<int> tids_;
-};
-
-// Serialises the windows in which new threads are attributed, so two owners
-// do not claim each other's threads.
-std::mutex& AttributionMutex();
+// Threads claimed for one owner: core::ThreadClaims registering them as
+// "cnats" and renaming them "evb-cnats". Claim windows are serialised by
+// core::ClaimWindowMutex().
+std::shared_ptr<core::ThreadClaims> NewCnatsClaims();
 
 class NatsRuntime {
  public:

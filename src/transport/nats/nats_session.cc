@@ -16,17 +16,17 @@ struct ConnEvents {
   bool closing = false;  // we are closing it: not news for the sink
   bool closed = false;   // the closed callback ran (the connection's last)
   std::string urls;
-  std::shared_ptr<ThreadClaims> threads;  // the connection's, in the census
+  std::shared_ptr<core::ThreadClaims> threads;  // the connection's, in the census
   uint64_t bus_id = 0;
 
   // A disconnect starts cnats's reconnect thread, a reconnect a new reader
-  // and flusher: attribute them (see ThreadClaims::ClaimRenamed).
+  // and flusher: attribute them (see core::ThreadClaims::ClaimRenamed).
   void ClaimThreads() {
     {
       std::lock_guard<std::mutex> lock(mu);
       if (closing) return;  // Teardown releases the claims
     }
-    std::lock_guard<std::mutex> attribution(AttributionMutex());
+    std::lock_guard<std::mutex> attribution(core::ClaimWindowMutex());
     threads->ClaimRenamed(bus_id);
   }
 
@@ -195,7 +195,7 @@ void NatsSession::Teardown(std::unique_lock<std::mutex>& lock) {
   jsCtx* js = js_;
   std::shared_ptr<ConnEvents> events = std::move(events_);
   std::vector<std::shared_ptr<void>> keep = std::move(keep_);
-  std::shared_ptr<ThreadClaims> threads = std::exchange(threads_, std::make_shared<ThreadClaims>());
+  std::shared_ptr<core::ThreadClaims> threads = std::exchange(threads_, NewCnatsClaims());
   nc_ = nullptr;
   js_ = nullptr;
   lock.unlock();
@@ -291,10 +291,10 @@ bool NatsSession::connected() const {
 }
 
 void NatsSession::Attributed(const std::function<void()>& fn) {
-  std::lock_guard<std::mutex> attribution(AttributionMutex());
-  const std::set<int> before = ListTasks();
+  std::lock_guard<std::mutex> attribution(core::ClaimWindowMutex());
+  const std::set<int> before = core::ListTasks();
   fn();
-  std::shared_ptr<ThreadClaims> threads;
+  std::shared_ptr<core::ThreadClaims> threads;
   {
     std::lock_guard<std::mutex> lock(mu_);
     threads = threads_;

@@ -78,7 +78,7 @@ class NatsSession {
   jsCtx* js_ = nullptr;
   std::shared_ptr<ConnEvents> events_;
   std::vector<std::shared_ptr<void>> keep_;
-  std::shared_ptr<ThreadClaims> threads_ = std::make_shared<ThreadClaims>();
+  std::shared_ptr<core::ThreadClaims> threads_ = NewCnatsClaims();
 };
 
 // A pin for the duration of a scope.
