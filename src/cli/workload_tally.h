@@ -43,7 +43,9 @@ class Tally {
     if (version != prev + 1) violations_.fetch_add(1, std::memory_order_relaxed);
     if (version > prev) last.store(version, std::memory_order_relaxed);
     const int64_t n = received_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    latency_ns_[static_cast<size_t>(n - 1)] = latency_ns;
+    // Atomic: Fill may read a slot whose writer is still between the
+    // fetch_add above and this store (it then reads 0).
+    latency_ns_[static_cast<size_t>(n - 1)].store(latency_ns, std::memory_order_relaxed);
     if (n == o_.events || producer_waiting_.load(std::memory_order_acquire)) {
       std::lock_guard<std::mutex> lock(mu_);
       if (n == o_.events) end_ = Clock::now();
@@ -86,8 +88,11 @@ class Tally {
     r.lost = std::max<int64_t>(0, o_.events - r.received);
     r.seconds = std::chrono::duration<double>(end - start).count();
     r.throughput = r.seconds > 0 ? static_cast<double>(r.received) / r.seconds : 0;
-    std::vector<int64_t> lat(latency_ns_.begin(),
-                             latency_ns_.begin() + std::min(r.received, o_.events));
+    std::vector<int64_t> lat;
+    lat.reserve(static_cast<size_t>(std::min(r.received, o_.events)));
+    for (int64_t i = 0; i < std::min(r.received, o_.events); ++i) {
+      lat.push_back(latency_ns_[static_cast<size_t>(i)].load(std::memory_order_relaxed));
+    }
     std::sort(lat.begin(), lat.end());
     auto pct = [&](double q) {
       if (lat.empty()) return 0.0;
@@ -115,7 +120,7 @@ class Tally {
   const WorkloadOptions& o_;
   std::vector<std::atomic<uint8_t>> seen_;
   std::vector<std::atomic<int64_t>> last_;
-  std::vector<int64_t> latency_ns_;
+  std::vector<std::atomic<int64_t>> latency_ns_;
   std::atomic<int64_t> received_{0}, violations_{0}, duplicates_{0};
   std::atomic<bool> producer_waiting_{false};
   std::mutex mu_;
@@ -127,7 +132,7 @@ class Tally {
 // send time in the envelope timestamp, raw records in their first 8 bytes.
 Record MakeWorkloadRecord(const WorkloadOptions& o, int64_t i, Envelope* envelope_out);
 // The i-th record as a raw client sends it: for envelopes, the encoded JSON
-// (without evbus's headers); otherwise the raw payload.
+// with the headers evbus sends; otherwise the raw payload.
 Result<Record> MakeEncodedRecord(const WorkloadOptions& o, int64_t i);
 void TallyEnvelope(Tally& tally, const WorkloadOptions& o, const Envelope& e);
 void TallyRaw(Tally& tally, const WorkloadOptions& o, const Record& r);
