@@ -121,15 +121,7 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
         while (!stop.load(std::memory_order_acquire)) rd_kafka_poll(producer, 100);
       });
   const auto start = std::chrono::steady_clock::now();
-  Status failed;
-  for (int64_t i = 0; i < o.events; ++i) {
-    tally.WaitForRoom(i);
-    Result<Record> made = MakeEncodedRecord(o, i);
-    if (!made.ok()) {  // stop and clean up below: the threads and clients must end
-      failed = made.status();
-      break;
-    }
-    Record r = std::move(made).value();
+  const Status failed = PublishRawWorkload(o, tally, result, start, [&](int64_t, Record& r) {
     rd_kafka_resp_err_t err;
     do {
       err = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(r.topic.c_str()),
@@ -139,10 +131,7 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
                               RD_KAFKA_V_OPAQUE(&publish_errors), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(producer, 10);
     } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-    if (i == o.events / 2) result.threads_running = CountProcessThreads();
-    tally.Tick(i, start, result);
-  }
-  result.published = o.events;
+  });
   const auto end =
       failed.ok() ? tally.WaitForAll(std::chrono::seconds(120)) : std::chrono::steady_clock::now();
   stop.store(true, std::memory_order_release);

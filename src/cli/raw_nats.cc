@@ -197,15 +197,7 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
   });
   const auto start = Clock::now();
   const int32_t partitions = o.config.nats.partitions;
-  Status failed;
-  for (int64_t i = 0; i < o.events; ++i) {
-    tally.WaitForRoom(i);
-    Result<Record> made = MakeEncodedRecord(o, i);
-    if (!made.ok()) {  // stop and clean up below: the thread and clients must end
-      failed = made.status();
-      break;
-    }
-    const Record& r = *made;
+  const Status failed = PublishRawWorkload(o, tally, result, start, [&](int64_t i, Record& r) {
     const std::string subject = tn::Subject(o.topic, transport::PartitionForKey(r.key, partitions));
     natsMsg* msg = nullptr;
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, r.payload.data(),
@@ -220,9 +212,7 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
       natsMsg_Destroy(msg);  // still ours when not accepted
       publish_errors.fetch_add(1);
     }
-    if (i == o.events / 2) result.threads_running = CountProcessThreads();
-  }
-  result.published = o.events;
+  });
   const auto end = failed.ok() ? tally.WaitForAll(std::chrono::seconds(120)) : Clock::now();
   stop.store(true, std::memory_order_release);
   reader.Join();

@@ -179,23 +179,12 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
   });
   std::atomic<int64_t> publish_errors{0};
   const auto start = Clock::now();
-  Status failed;
-  for (int64_t i = 0; i < o.events; ++i) {
-    tally.WaitForRoom(i);
-    Result<Record> made = MakeEncodedRecord(o, i);
-    if (!made.ok()) {  // stop and clean up below: the threads and clients must end
-      failed = made.status();
-      break;
-    }
-    Record r = std::move(made).value();
+  const Status failed = PublishRawWorkload(o, tally, result, start, [&](int64_t, Record& r) {
     Status s = (*producer)->Produce(std::move(r), [&](const Status& st, int32_t, int64_t) {
       if (!st.ok()) publish_errors.fetch_add(1, std::memory_order_relaxed);
     });
     if (!s.ok()) publish_errors.fetch_add(1, std::memory_order_relaxed);
-    if (i == o.events / 2) result.threads_running = CountProcessThreads();
-    tally.Tick(i, start, result);
-  }
-  result.published = o.events;
+  });
   const auto end =
       failed.ok() ? tally.WaitForAll(std::chrono::seconds(120)) : std::chrono::steady_clock::now();
   stop.store(true, std::memory_order_release);

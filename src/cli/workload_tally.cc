@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "codec/envelope_headers.h"
+#include "evbus/census.h"
 
 namespace evbus::cli {
 namespace {
@@ -78,6 +79,21 @@ void TallyRaw(Tally& tally, const WorkloadOptions& o, const Record& r) {
     std::memcpy(&index, r.payload.data() + 8, 8);
   }
   tally.Received(index, index % o.aggregates, index / o.aggregates + 1, NowNs() - sent);
+}
+
+Status PublishRawWorkload(const WorkloadOptions& o, Tally& tally, WorkloadResult& result,
+                          Clock::time_point start,
+                          const std::function<void(int64_t i, Record& r)>& send) {
+  for (int64_t i = 0; i < o.events; ++i) {
+    tally.WaitForRoom(i);
+    Result<Record> made = MakeEncodedRecord(o, i);
+    if (!made.ok()) return made.status();
+    send(i, *made);
+    if (i == o.events / 2) result.threads_running = CountProcessThreads();
+    tally.Tick(i, start, result);
+  }
+  result.published = o.events;
+  return Status();
 }
 
 }  // namespace evbus::cli

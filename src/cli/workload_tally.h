@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -136,6 +137,14 @@ Record MakeWorkloadRecord(const WorkloadOptions& o, int64_t i, Envelope* envelop
 Result<Record> MakeEncodedRecord(const WorkloadOptions& o, int64_t i);
 void TallyEnvelope(Tally& tally, const WorkloadOptions& o, const Envelope& e);
 void TallyRaw(Tally& tally, const WorkloadOptions& o, const Record& r);
+
+// The producer side of a raw baseline, as RunWorkload's: publishes event
+// i = 0..N-1 through `send` (closed loop: waits while too much is
+// outstanding), sampling the threads mid-run and the timeline. Stops at the
+// first record that cannot be made and returns why.
+Status PublishRawWorkload(const WorkloadOptions& o, Tally& tally, WorkloadResult& result,
+                          Clock::time_point start,
+                          const std::function<void(int64_t i, Record& r)>& send);
 
 }  // namespace evbus::cli
 

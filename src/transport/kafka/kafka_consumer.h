@@ -72,7 +72,8 @@ class KafkaConsumer final : public Consumer {
   RebalanceListener* listener_ = nullptr;
   std::vector<TopicPartition> assigned_;
   std::map<TopicPartition, QueuePtr> detached_;  // paused partitions' own queues
-  // Messages read from the consumer queue for a partition paused meanwhile.
+  // Messages read from the consumer queue for a partition paused meanwhile:
+  // at most what that queue held (queued.max.messages.kbytes) at the pause.
   std::map<TopicPartition, std::deque<MessagePtr>> held_;
   bool closed_ = false;
 };
