@@ -83,7 +83,7 @@ class MemoryConsumer final : public Consumer {
   }
 
   void Wakeup() override {
-    if (member_ != 0) broker_->Wakeup(group_, member_);
+    if (const MemoryBroker::MemberId id = member_.load(); id != 0) broker_->Wakeup(group_, id);
   }
   void Pause(const TopicPartition& tp) override { broker_->SetPaused(group_, member_, tp, true); }
   void Resume(const TopicPartition& tp) override { broker_->SetPaused(group_, member_, tp, false); }
@@ -115,7 +115,9 @@ class MemoryConsumer final : public Consumer {
   std::shared_ptr<MemoryBroker> broker_;
   const std::string group_;
   const TopicStrategy strategy_;
-  MemoryBroker::MemberId member_ = 0;
+  // Atomic: Wakeup() reads it from any thread while Subscribe/Close (the
+  // polling thread) set it; the broker ignores a wakeup for a member that left.
+  std::atomic<MemoryBroker::MemberId> member_{0};
   RebalanceListener* listener_ = nullptr;
 };
 
