@@ -2,6 +2,7 @@
 // off-lock, and show in health() and the metrics.
 
 #include "core/testing.h"
+#include "core/transport_relay.h"
 #include "test_support.h"
 #include "transport/memory/memory_transport.h"
 
@@ -14,7 +15,15 @@ class FlakyTransport final : public transport::Transport {
   explicit FlakyTransport(std::unique_ptr<transport::Transport> inner) : inner_(std::move(inner)) {}
   std::string_view name() const override { return inner_->name(); }
   void SetConnectionSink(transport::ConnectionSink sink) override { sink_ = std::move(sink); }
+  void SetErrorSink(transport::ErrorSink sink) override { error_sink_ = std::move(sink); }
+  // Like a Kafka client whose broker is unreachable: it reports from its own
+  // threads as soon as the producer exists, before the bus does.
+  void FailAtCreate() { fail_at_create_ = true; }
   Result<std::unique_ptr<transport::Producer>> CreateProducer() override {
+    if (fail_at_create_) {
+      error_sink_(Status(ErrorCode::kUnavailable, "connect to broker-1 refused"));
+      Set(false);
+    }
     return inner_->CreateProducer();
   }
   Result<std::unique_ptr<transport::Consumer>> CreateConsumer(const std::string& group) override {
@@ -34,6 +43,8 @@ class FlakyTransport final : public transport::Transport {
  private:
   std::unique_ptr<transport::Transport> inner_;
   transport::ConnectionSink sink_;
+  transport::ErrorSink error_sink_;
+  bool fail_at_create_ = false;
   std::atomic<bool> connected_{true};
 };
 
@@ -70,6 +81,56 @@ TEST_F(OpsConnectionTest, StateChangesReachTheCallback) {
             std::string::npos);
   EXPECT_TRUE(bus->health().healthy);
   ASSERT_TRUE(bus->Close().ok());
+}
+
+// A broker found down while the bus is being created, before any callback
+// could be set: the callbacks set before Start() still hear of it.
+TEST_F(OpsConnectionTest, ReportsFromBeforeStartReachTheCallbacksAtStart) {
+  Config config = MemoryConfig(UniqueName("conn"));
+  auto owned = std::make_unique<FlakyTransport>(transport::NewMemoryTransport(config));
+  FlakyTransport* flaky = owned.get();
+  flaky->FailAtCreate();
+  auto created = testing::CreateBusWithTransport(config, std::move(owned));
+  ASSERT_TRUE(created.ok());
+  std::unique_ptr<EventBus> bus = std::move(created).value();
+  std::vector<ConnectionEvent> events;
+  std::vector<Status> errors;
+  bus->SetConnectionCallback([&](const ConnectionEvent& e) { events.push_back(e); });
+  bus->SetErrorCallback([&](const Status& s) { errors.push_back(s); });
+  EXPECT_FALSE(bus->health().connected);
+  EXPECT_TRUE(events.empty());
+  ASSERT_OK(bus->Start());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].connected);
+  EXPECT_EQ(events[0].reason.code(), ErrorCode::kUnavailable);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message().find("broker-1 refused"), std::string::npos);
+  EXPECT_EQ(bus->stats().connection_changes, 1u);
+  flaky->Set(true);  // later changes pass straight through
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[1].connected);
+  ASSERT_TRUE(bus->Close().ok());
+}
+
+TEST(TransportRelay, HoldsABoundedBacklogAndKeepsTheNetConnectionChange) {
+  core::TransportRelay relay;
+  for (size_t i = 0; i < core::TransportRelay::kHeldErrors + 5; ++i) {
+    relay.Error(Status(ErrorCode::kUnavailable, "e" + std::to_string(i)));
+  }
+  relay.Connection(false, Status(ErrorCode::kUnavailable, "down"));
+  relay.Connection(true, Status());  // back before anyone listened: no change
+  std::vector<Status> errors;
+  std::vector<bool> changes;
+  core::TransportRelay::Targets targets;
+  targets.error = [&](const Status& s) { errors.push_back(s); };
+  targets.connection = [&](bool up, const Status&) { changes.push_back(up); };
+  relay.Open(targets);
+  ASSERT_EQ(errors.size(), core::TransportRelay::kHeldErrors + 1);
+  EXPECT_EQ(errors.front().message(), "e0");
+  EXPECT_NE(errors.back().message().find("and 5 more"), std::string::npos);
+  EXPECT_TRUE(changes.empty());
+  relay.Connection(false, Status(ErrorCode::kUnavailable, "down"));
+  EXPECT_EQ(changes, std::vector<bool>{false});
 }
 
 #ifdef EVBUS_WITH_KAFKA

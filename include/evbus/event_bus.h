@@ -159,7 +159,10 @@ class EventBus {
   Result<CloseReport> Close();
   Result<CloseReport> Close(std::chrono::milliseconds timeout);
 
-  // Called for asynchronous problems (see ErrorCallback). Set before Start().
+  // Called for asynchronous problems (see ErrorCallback). Set before Start()
+  // (or, on a publish-only bus that is never started, before the first
+  // publish): what the transport reported since Create() is held until then
+  // and reaches this callback, and the connection callback, first.
   void SetErrorCallback(ErrorCallback callback);
 
   // Outbox relays: `callback` receives one PublishResult per accepted publish

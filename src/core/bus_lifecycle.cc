@@ -37,6 +37,9 @@ EventBus::Impl::~Impl() {
 }
 
 Status EventBus::Impl::Start() {
+  // Callbacks are set by now: what the transport reported since Create()
+  // reaches them first (no lock held: they may call back into the bus).
+  OpenRelay();
   std::lock_guard<std::mutex> start(start_mu_);
   if (state() == BusState::kCreated) {
     // The listener first, without mu_: a scrape takes mu_ (through health())
@@ -124,6 +127,7 @@ CloseReport EventBus::Impl::DoClose(std::chrono::milliseconds timeout) {
   const auto start = Clock::now();
   const auto deadline = start + timeout;
   const auto drain_deadline = start + timeout * 3 / 4;
+  OpenRelay();  // a bus closed without Start() still reports what it held
   CloseReport report;
   report.threads_at_create = threads_at_create_;
   report.threads_before_close = CountProcessThreads();

@@ -41,12 +41,11 @@ Result<std::unique_ptr<EventBus>> EventBus::Create(const Config& config) {
 Result<std::unique_ptr<EventBus>> EventBus::CreateWithTransport(
     const Config& config, uint64_t id, size_t threads_at_create,
     std::unique_ptr<transport::Transport> t) {
-  Impl::Relay relay = Impl::WireSinks(*t, id);
+  std::shared_ptr<core::TransportRelay> relay = Impl::WireSinks(*t);
   Result<std::unique_ptr<transport::Producer>> producer = t->CreateProducer();
   if (!producer.ok()) return producer.status();
   auto impl = std::make_unique<Impl>(config, id, threads_at_create, std::move(t),
-                                     std::move(producer).value());
-  relay->store(impl.get(), std::memory_order_release);
+                                     std::move(producer).value(), std::move(relay));
   return std::unique_ptr<EventBus>(new EventBus(std::move(impl)));
 }
 
@@ -177,40 +176,45 @@ Health EventBus::health() const { return impl_->health(); }
 
 EventBus::Impl::Impl(const Config& config, uint64_t id, size_t threads_at_create,
                      std::unique_ptr<transport::Transport> transport,
-                     std::unique_ptr<transport::Producer> producer)
+                     std::unique_ptr<transport::Producer> producer,
+                     std::shared_ptr<core::TransportRelay> relay)
     : config_(config),
       id_(id),
       threads_at_create_(threads_at_create),
       transport_(std::move(transport)),
       publisher_(std::move(producer), config.publisher, counters_),
+      relay_(std::move(relay)),
       backlog_detector_(config) {
   // Before any thread: the publish and consume paths read it unsynchronised.
   counters_.measure_latency =
       config.metrics.enabled || config.publisher.backlog_latency.count() > 0;
 }
 
-EventBus::Impl::Relay EventBus::Impl::WireSinks(transport::Transport& t, uint64_t bus_id) {
-  auto relay = std::make_shared<std::atomic<Impl*>>(nullptr);
-  t.SetErrorSink([relay, bus_id](const Status& s) {
-    if (Impl* impl = relay->load(std::memory_order_acquire)) {
-      impl->ReportError(s);
-    } else {
-      std::fprintf(stderr, "evbus[%llu]: %s\n", static_cast<unsigned long long>(bus_id),
-                   s.ToString().c_str());
-    }
-  });
-  // A change before the bus exists is only in transport->connected(): no
-  // callback could have been set yet.
-  t.SetConnectionSink([relay](bool connected, const Status& reason) {
-    if (Impl* impl = relay->load(std::memory_order_acquire)) {
-      impl->OnConnectionChange(connected, reason);
-    }
-  });
+std::shared_ptr<core::TransportRelay> EventBus::Impl::WireSinks(transport::Transport& t) {
+  auto relay = std::make_shared<core::TransportRelay>();
+  t.SetErrorSink([relay](const Status& s) { relay->Error(s); });
+  t.SetConnectionSink(
+      [relay](bool connected, const Status& reason) { relay->Connection(connected, reason); });
   return relay;
+}
+
+void EventBus::Impl::OpenRelay() {
+  if (relay_open_.load(std::memory_order_acquire)) return;
+  // The transport is a member of this Impl and is closed (its threads
+  // joined) before the Impl goes away, so `this` outlives every report.
+  core::TransportRelay::Targets targets;
+  targets.error = [this](const Status& s) { ReportError(s); };
+  targets.connection = [this](bool connected, const Status& reason) {
+    OnConnectionChange(connected, reason);
+  };
+  relay_->Open(std::move(targets));
+  relay_open_.store(true, std::memory_order_release);
 }
 
 Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done) {
   if (record.topic.empty()) return InvalidArgument("publish: record.topic is empty");
+  // A publish-only bus need not be started: its first publish opens the relay.
+  if (!relay_open_.load(std::memory_order_acquire)) OpenRelay();
   const BusState s = state();
   if (s == BusState::kDraining || s == BusState::kClosed) {
     return Closed("bus is " + std::string(ToString(s)) + "; publish refused");

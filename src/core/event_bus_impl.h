@@ -16,6 +16,7 @@
 #include "core/in_flight.h"
 #include "core/periodic_thread.h"
 #include "core/publisher.h"
+#include "core/transport_relay.h"
 #include "evbus/event_bus.h"
 #include "ops/backlog.h"
 #include "ops/health_monitor.h"
@@ -29,14 +30,13 @@ class EventBus::Impl {
  public:
   Impl(const Config& config, uint64_t id, size_t threads_at_create,
        std::unique_ptr<transport::Transport> transport,
-       std::unique_ptr<transport::Producer> producer);
+       std::unique_ptr<transport::Producer> producer, std::shared_ptr<core::TransportRelay> relay);
   ~Impl();
 
-  // Where transport threads find the bus: set once the Impl exists. The
-  // transport's sinks are wired to it before its producer is created (its
-  // threads may report at once), and see null until then.
-  using Relay = std::shared_ptr<std::atomic<Impl*>>;
-  static Relay WireSinks(transport::Transport& transport, uint64_t bus_id);
+  // Wires the transport's error and connection sinks to a relay, before
+  // its producer is created (its threads may report at once). The relay
+  // holds the reports until Start(), the first publish or Close() opens it.
+  static std::shared_ptr<core::TransportRelay> WireSinks(transport::Transport& transport);
 
   Status Publish(Record record, core::Publisher::Meta meta, PublishCallback done);
   Status PublishEnvelope(std::string_view topic, const Envelope& envelope, PublishCallback done);
@@ -82,6 +82,9 @@ class EventBus::Impl {
   // One round of the ops thread: health checks, backlog; then callbacks.
   void OpsTick();
   void OnConnectionChange(bool connected, const Status& reason);
+  // Lets the transport's reports reach this bus (held ones first): at
+  // Start(), the first publish or Close(), whichever comes first. Idempotent.
+  void OpenRelay();
   ops::MetricsInput CollectMetrics() const;
 
   const Config config_;
@@ -93,6 +96,8 @@ class EventBus::Impl {
 
   std::unique_ptr<transport::Transport> transport_;
   core::Publisher publisher_;
+  const std::shared_ptr<core::TransportRelay> relay_;
+  std::atomic<bool> relay_open_{false};  // a fast check for the publish path
 
   std::mutex start_mu_;    // one Start() at a time; the metrics listener's creation and end
   mutable std::mutex mu_;  // subscriptions, engine creation, error callback
