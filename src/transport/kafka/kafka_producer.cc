@@ -49,6 +49,33 @@ Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Config& confi
   return p;
 }
 
+rd_kafka_topic_t* KafkaProducer::TopicHandle(const std::string& topic) {
+  {
+    std::lock_guard<std::mutex> lock(topics_mu_);
+    auto it = topics_.find(topic);
+    if (it != topics_.end()) return it->second;
+  }
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
+  if (rkt == nullptr) return nullptr;
+  // Off-lock: a metadata round trip. Its result only fills librdkafka's
+  // cache; an error (e.g. broker down) is reported by the delivery instead.
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(handle_.get(), 0, rkt, &md, static_cast<int>(kTopicPrimeWait.count())) ==
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_metadata_destroy(md);
+  }
+  std::lock_guard<std::mutex> lock(topics_mu_);
+  auto [it, inserted] = topics_.emplace(topic, rkt);
+  if (!inserted) rd_kafka_topic_destroy(rkt);  // another publish got there first
+  return it->second;
+}
+
+void KafkaProducer::DestroyTopicHandles() {
+  std::lock_guard<std::mutex> lock(topics_mu_);
+  for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+  topics_.clear();
+}
+
 void KafkaProducer::PollLoop() {
   while (!stopping_.load(std::memory_order_acquire)) rd_kafka_poll(handle_.get(), 100);
 }
@@ -56,6 +83,10 @@ void KafkaProducer::PollLoop() {
 Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
   if (closed_.load(std::memory_order_acquire)) return Closed("kafka producer is closed");
   if (Status fatal = shared_->Fatal(); !fatal.ok()) return fatal;
+  rd_kafka_topic_t* rkt = TopicHandle(record.topic);
+  if (rkt == nullptr) {
+    return FromKafka(rd_kafka_last_error(), "produce to " + record.topic + ": topic handle");
+  }
   rd_kafka_headers_t* headers = nullptr;
   if (!record.headers.empty()) {
     headers = rd_kafka_headers_new(record.headers.size());
@@ -69,8 +100,8 @@ Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
   const void* key = record.key.empty() ? nullptr : record.key.data();
   // The array form of rd_kafka_producev (whose macros are GNU extensions).
   rd_kafka_vu_t vus[6];
-  vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
-  vus[0].u.cstr = record.topic.c_str();
+  vus[0].vtype = RD_KAFKA_VTYPE_RKT;
+  vus[0].u.rkt = rkt;
   vus[1].vtype = RD_KAFKA_VTYPE_KEY;
   vus[1].u.mem.ptr = const_cast<void*>(key);
   vus[1].u.mem.size = record.key.size();
@@ -122,6 +153,7 @@ void KafkaProducer::Close(Clock::time_point deadline) {
   stopping_.store(true, std::memory_order_release);
   rd_kafka_yield(handle_.get());
   poller_.Join();
+  DestroyTopicHandles();  // every librdkafka object released before destroy
   handle_.Destroy();
 }
 

@@ -5,12 +5,21 @@
 // exactly once and frees it. Close flushes until its deadline, then purges
 // what is left, whose reports complete with kClosed, then destroys the
 // handle and waits for librdkafka's threads.
+//
+// Each topic's handle is looked up once and kept: its first publish asks the
+// broker for the topic's metadata (up to kTopicPrimeWait). librdkafka 2.0
+// otherwise holds the first records for a topic missing from its metadata
+// cache until its next periodic scan, up to a second later.
 
 #ifndef EVBUS_TRANSPORT_KAFKA_KAFKA_PRODUCER_H_
 #define EVBUS_TRANSPORT_KAFKA_KAFKA_PRODUCER_H_
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "core/thread.h"
 #include "transport/kafka/kafka_common.h"
@@ -28,11 +37,19 @@ class KafkaProducer final : public Producer {
   void Close(Clock::time_point deadline) override;
 
  private:
+  static constexpr std::chrono::milliseconds kTopicPrimeWait{500};
+
   explicit KafkaProducer(KafkaShared* shared) : shared_(shared) {}
   void PollLoop();
+  // The kept handle for `topic` (new ones primed with metadata); null if
+  // librdkafka refuses the name. Never blocks under topics_mu_.
+  rd_kafka_topic_t* TopicHandle(const std::string& topic);
+  void DestroyTopicHandles();
 
   KafkaShared* shared_;
   Handle handle_;
+  std::mutex topics_mu_;
+  std::unordered_map<std::string, rd_kafka_topic_t*> topics_;
   core::Thread poller_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> closed_{false};
