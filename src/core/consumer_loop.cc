@@ -140,14 +140,22 @@ void ConsumerLoop::Run() {
 }
 
 void ConsumerLoop::Route(std::vector<transport::RecordPtr>& records) {
-  std::vector<std::pair<uint32_t, InFlight*>> batch;
-  batch.reserve(records.size());
+  // Kept between polls (this thread only): a fresh vector per poll was a
+  // large malloc/free pair on the hottest thread.
+  std::vector<std::pair<uint32_t, InFlight*>>& batch = route_batch_;
+  batch.clear();
   const auto now = transport::Clock::now();
+  // A poll returns runs of one partition: look each run up once.
+  auto pit = partitions_.end();
+  auto sit = subs_.end();
   for (transport::RecordPtr& ptr : records) {
     const Record& r = *ptr;
-    auto pit = partitions_.find(transport::TopicPartition{r.topic, r.partition});
-    if (pit == partitions_.end()) continue;  // not assigned (revoked meanwhile): never tracked
-    auto sit = subs_.find(r.topic);
+    if (pit == partitions_.end() || pit->first.partition != r.partition ||
+        pit->first.topic != r.topic) {
+      pit = partitions_.find(transport::TopicPartition{r.topic, r.partition});
+      if (pit == partitions_.end()) continue;  // not assigned (revoked meanwhile): never tracked
+      sit = subs_.find(r.topic);
+    }
     if (sit == subs_.end()) {
       // Every subscribed topic has a handler; should a record ever arrive
       // without one, it is tracked and never settled, so neither it nor

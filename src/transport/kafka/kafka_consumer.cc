@@ -106,6 +106,7 @@ RecordPtr KafkaConsumer::ToRecord(const rd_kafka_message_t& msg) {
   if (msg.payload != nullptr) r->payload.assign(static_cast<const char*>(msg.payload), msg.len);
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(&msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    r->headers.reserve(rd_kafka_header_cnt(headers));
     const char* name;
     const void* value;
     size_t size;
