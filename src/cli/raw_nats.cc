@@ -203,6 +203,10 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, r.payload.data(),
                                   static_cast<int>(r.payload.size()));
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, tn::kKeyHeader, r.key.c_str());
+    // The same headers evbus sends (none for plain records): a fair baseline.
+    for (const Header& h : r.headers) {
+      if (s == NATS_OK) s = natsMsgHeader_Add(msg, h.key.c_str(), h.value.c_str());
+    }
     const std::string id = o.topic + "-" + std::to_string(i);
     jsPubOptions po;
     jsPubOptions_Init(&po);
