@@ -18,6 +18,7 @@ ConsumerLoop::ConsumerLoop(uint64_t bus_id, const SubscriberConfig& config,
     : bus_id_(bus_id),
       config_(config),
       consumer_(std::move(consumer)),
+      eager_commit_after_(consumer_->EagerCommitAfter()),
       dispatcher_(dispatcher),
       counters_(counters),
       report_error_(std::move(report_error)) {}
@@ -116,6 +117,8 @@ void ConsumerLoop::Run() {
     if (transport::Clock::now() >= next_commit) {
       CommitFrontier(/*synchronous=*/false);
       next_commit = transport::Clock::now() + config_.commit_interval;
+    } else if (eager_commit_after_ > 0) {
+      CommitEager();
     }
     if (board_ != nullptr && transport::Clock::now() >= next_sample) {
       SampleBacklog();
@@ -240,6 +243,14 @@ uint64_t ConsumerLoop::CommitFrontier(bool synchronous) {
   all.reserve(partitions_.size());
   for (auto& [tp, p] : partitions_) all.push_back(p.get());
   return Commit(all, synchronous);
+}
+
+void ConsumerLoop::CommitEager() {
+  std::vector<PartitionState*> due;
+  for (auto& [tp, p] : partitions_) {
+    if (p->uncommitted() >= eager_commit_after_) due.push_back(p.get());
+  }
+  if (!due.empty()) Commit(due, /*synchronous=*/false);
 }
 
 uint64_t ConsumerLoop::Commit(const std::vector<PartitionState*>& partitions, bool synchronous) {

@@ -77,12 +77,16 @@ class ConsumerLoop final : public transport::RebalanceListener {
   void SampleBacklog();
   // Commits every assigned partition's frontier that moved; returns how many.
   uint64_t CommitFrontier(bool synchronous);
+  // Commits, before the interval ends, the partitions with at least
+  // eager_commit_after_ records settled since their last commit.
+  void CommitEager();
   // The same for `partitions` (a revoke commits just its own).
   uint64_t Commit(const std::vector<PartitionState*>& partitions, bool synchronous);
 
   const uint64_t bus_id_;
   const SubscriberConfig config_;
   std::unique_ptr<transport::Consumer> consumer_;
+  const int64_t eager_commit_after_;  // consumer_->EagerCommitAfter()
   Dispatcher& dispatcher_;
   Counters& counters_;
   std::function<void(const Status&)> report_error_;

@@ -68,6 +68,12 @@ int64_t PartitionState::committable() const {
   return committable_;
 }
 
+int64_t PartitionState::uncommitted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (committable_ < 0) return 0;
+  return last_taken_ < 0 ? committable_ + 1 : committable_ - last_taken_;
+}
+
 bool PartitionState::WaitIdle(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mu_);
   return idle_cv_.wait_until(lock, deadline, [&] { return in_flight_.load() == 0; });

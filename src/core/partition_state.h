@@ -44,6 +44,9 @@ class PartitionState {
   void CommitFailed(int64_t offset);
   // The frontier (next offset to commit), -1 before anything settled.
   int64_t committable() const;
+  // How far the frontier is past the last offset TakeCommit returned (all of
+  // it before the first commit).
+  int64_t uncommitted() const;
 
   int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
   // Waits until nothing is in flight or `deadline`; true when idle.

@@ -104,6 +104,11 @@ class Consumer {
   // Commits offsets for assigned partitions.
   // Errors: FailedPrecondition (a partition is no longer assigned), Unavailable.
   virtual Status Commit(const std::vector<CommitOffset>& offsets, bool synchronous) = 0;
+  // Records settled in one partition after which a commit should not wait
+  // for subscriber.commit_interval; 0 = wait. A broker that stops delivering
+  // at a bound of unacknowledged messages (JetStream's MaxAckPending) needs
+  // prompt commits to keep a partition flowing; Kafka does not.
+  virtual int64_t EagerCommitAfter() const { return 0; }
   // Lag of the partitions currently assigned to this member.
   virtual std::vector<PartitionLag> Lag() = 0;
   // Leaves the group (revoking through the listener) and releases resources.

@@ -53,12 +53,16 @@ struct Part {
 
 // Unacked messages the server lets one partition's consumer have. The
 // engine's window bounds the messages in flight (read, not settled); acks go
-// out only when the engine commits (every subscriber.commit_interval), so
-// settled messages wait unacked until then. With MaxAckPending = window the
-// server stopped delivering while the engine had room: throughput was capped
-// at window per commit interval per partition. The second window covers what
-// settles between two commits.
+// out only when the engine commits, so settled messages wait unacked until
+// then. With MaxAckPending = window the server stopped delivering while the
+// engine had room. The second window covers what settles between two
+// commits; and the engine commits a partition as soon as half a window has
+// settled (EagerCommitAfter), not only every subscriber.commit_interval,
+// which capped throughput at one window per interval per partition.
 int64_t MaxAckPending(const Config& config) { return 2 * int64_t{config.subscriber.window}; }
+int64_t EagerCommitAfter(const Config& config) {
+  return std::max<int64_t>(1, config.subscriber.window / 2);
+}
 
 RecordPtr ToRecord(const TopicPartition& tp, natsMsg* msg, uint64_t seq, int64_t time_ns) {
   auto r = std::make_shared<Record>();
@@ -186,6 +190,9 @@ class NatsConsumer final : public Consumer {
     std::lock_guard<std::mutex> state(mu_);
     if (auto it = parts_.find(tp); it != parts_.end()) it->second->paused = false;
   }
+
+  // An ack per message either way: acking sooner costs nothing more.
+  int64_t EagerCommitAfter() const override { return nats::EagerCommitAfter(session_.config()); }
 
   Status Commit(const std::vector<CommitOffset>& offsets, bool synchronous) override {
     std::lock_guard<std::mutex> state(mu_);
