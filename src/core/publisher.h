@@ -53,6 +53,11 @@ class Publisher {
 
  private:
   void Completed();
+  // The bookkeeping of every completion: latency, counters, the slot.
+  // Returns the completion time (when measured or `report`, else `started`).
+  std::chrono::steady_clock::time_point Account(const Status& status,
+                                                std::chrono::steady_clock::time_point started,
+                                                bool report);
   // Takes a rate token, waiting up to `deadline`. Errors: QueueFull, Closed.
   Status WaitForToken(std::chrono::steady_clock::time_point deadline);
 
