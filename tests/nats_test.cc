@@ -117,6 +117,40 @@ TEST_F(NatsTest, RepublishedEventIdIsStoredOnce) {
   EXPECT_EQ(offsets[0], offsets[1]) << "the duplicate's ack names the original's sequence";
 }
 
+// JetStream stops delivering at MaxAckPending unacked messages (two windows):
+// with a commit interval longer than the test, one partition gets far past
+// that only because settled messages are acked early.
+TEST_F(NatsTest, PartitionKeepsFlowingPastTheAckBoundBetweenCommits) {
+  const std::string topic = unique_ + "-flow";
+  Config config = config_;
+  config.subscriber.window = 16;  // MaxAckPending 32, acked every 8 settled
+  config.subscriber.commit_interval = std::chrono::minutes(1);
+  constexpr int kEvents = 200;  // six times the ack bound, on one key
+  Signal signal;
+  int handled = 0;
+  auto consumer = NewBus(config);
+  ASSERT_OK(consumer->Subscribe(topic, [&](const Record&, const Delivery&) {
+    signal.Update([&] { ++handled; });
+    return Status();
+  }));
+  ASSERT_OK(consumer->Start());
+  auto producer = NewBus(config);
+  for (int i = 0; i < kEvents; ++i) {
+    Record r;
+    r.topic = topic;
+    r.key = "one-key";
+    r.payload = std::to_string(i);
+    ASSERT_OK(producer->Publish(std::move(r)));
+  }
+  const bool all = signal.WaitUntil([&] { return handled == kEvents; }, 30s);
+  {
+    std::lock_guard<std::mutex> lock(signal.mutex());
+    EXPECT_TRUE(all) << "handled " << handled << " of " << kEvents;
+  }
+  ASSERT_TRUE(producer->Close().ok());
+  ASSERT_TRUE(consumer->Close().ok());
+}
+
 TEST_F(NatsTest, TwoBusesSharePartitionsAndOneTakesOverOnClose) {
   const std::string topic = unique_ + "-share";
   const std::vector<std::string> keys = KeyPerPartition();
