@@ -7,20 +7,22 @@
 namespace evbus::cli {
 namespace {
 
-constexpr const char* kHeaderFormat = "%-30s %10s %12s %9s %9s %9s %9s %5s %5s %5s %7s %8s %8s\n";
+constexpr const char* kHeaderFormat =
+    "%-30s %10s %12s %8s %9s %9s %9s %9s %5s %5s %5s %7s %8s %8s\n";
 constexpr const char* kRowFormat =
-    "%-30s %10lld %12.0f %9.1f %9.1f %9.1f %9.1f %5lld %5lld %5lld %7zu %8.1f %8.2f\n";
+    "%-30s %10lld %12.0f %8.2f %9.1f %9.1f %9.1f %9.1f %5lld %5lld %5lld %7zu %8.1f %8.2f\n";
 
 void PrintHeader() {
-  std::printf(kHeaderFormat, "run", "events", "msg/s", "p50 us", "p99 us", "p99.9 us", "max us",
-              "viol", "dup", "lost", "threads", "RSS MiB", "close ms");
+  std::printf(kHeaderFormat, "run", "events", "msg/s", "cpu us", "p50 us", "p99 us", "p99.9 us",
+              "max us", "viol", "dup", "lost", "threads", "RSS MiB", "close ms");
 }
 
 void PrintRow(const std::string& name, const WorkloadResult& r) {
-  std::printf(kRowFormat, name.c_str(), static_cast<long long>(r.received), r.throughput, r.p50_us,
-              r.p99_us, r.p999_us, r.max_us, static_cast<long long>(r.violations),
-              static_cast<long long>(r.duplicates), static_cast<long long>(r.lost),
-              r.threads_running, static_cast<double>(r.peak_rss_kb) / 1024.0, r.close_ms);
+  std::printf(kRowFormat, name.c_str(), static_cast<long long>(r.received), r.throughput,
+              r.cpu_us_per_msg, r.p50_us, r.p99_us, r.p999_us, r.max_us,
+              static_cast<long long>(r.violations), static_cast<long long>(r.duplicates),
+              static_cast<long long>(r.lost), r.threads_running,
+              static_cast<double>(r.peak_rss_kb) / 1024.0, r.close_ms);
   std::fflush(stdout);
 }
 
@@ -62,6 +64,7 @@ std::string RowJson(const BenchRow& row) {
   o.Add("duplicates", r.duplicates).Add("violations", r.violations);
   o.Add("publish_errors", r.publish_errors);
   o.Add("seconds", r.seconds).Add("throughput", r.throughput);
+  o.Add("cpu_us_per_msg", r.cpu_us_per_msg);
   o.Raw("latency_us", latency.str());
   o.Add("peak_rss_kb", r.peak_rss_kb).Add("rss_before_kb", row.rss_before_kb);
   o.Add("rss_after_kb", row.rss_after_kb).Add("threads_running", r.threads_running);
@@ -137,19 +140,20 @@ std::string BenchReport::ToJson() const {
 
 std::string BenchReport::ToMarkdown() const {
   std::string md =
-      "| run | events | msg/s | p50 us | p99 us | p99.9 us | max us | viol | dup | "
+      "| run | events | msg/s | cpu us/msg | p50 us | p99 us | p99.9 us | max us | viol | dup | "
       "lost | threads | RSS MiB | close ms |\n";
-  md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+  md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
   char line[512];
   for (const BenchRow& row : rows_) {
     const WorkloadResult& r = row.result;
-    std::snprintf(line, sizeof(line),
-                  "| %s | %lld | %.0f | %.1f | %.1f | %.1f | %.1f | %lld | %lld | %lld | %zu | "
-                  "%.1f | %.2f |\n",
-                  row.name.c_str(), static_cast<long long>(r.received), r.throughput, r.p50_us,
-                  r.p99_us, r.p999_us, r.max_us, static_cast<long long>(r.violations),
-                  static_cast<long long>(r.duplicates), static_cast<long long>(r.lost),
-                  r.threads_running, static_cast<double>(r.peak_rss_kb) / 1024.0, r.close_ms);
+    std::snprintf(
+        line, sizeof(line),
+        "| %s | %lld | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %lld | %lld | %lld | %zu | "
+        "%.1f | %.2f |\n",
+        row.name.c_str(), static_cast<long long>(r.received), r.throughput, r.cpu_us_per_msg,
+        r.p50_us, r.p99_us, r.p999_us, r.max_us, static_cast<long long>(r.violations),
+        static_cast<long long>(r.duplicates), static_cast<long long>(r.lost), r.threads_running,
+        static_cast<double>(r.peak_rss_kb) / 1024.0, r.close_ms);
     md += line;
   }
   if (!notes_.empty()) md += "\n```\n";

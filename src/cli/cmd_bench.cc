@@ -67,6 +67,28 @@ bool RunBaselines(WorkloadOptions raw, const std::string& run_id, BenchReport& r
   return report.Run(client + " alone, record", raw, true) && ok;
 }
 
+// Under the table: each evbus run against the baseline of the same kind
+// (envelopes or records), as throughput and CPU-per-message ratios.
+void NoteRatios(BenchReport& report) {
+  auto is_envelope = [](const BenchRow& row) {
+    return row.name.find("envelope") != std::string::npos;
+  };
+  for (const BenchRow& run : report.rows()) {
+    if (run.baseline) continue;
+    for (const BenchRow& base : report.rows()) {
+      if (!base.baseline || is_envelope(base) != is_envelope(run)) continue;
+      const WorkloadResult& a = run.result;
+      const WorkloadResult& b = base.result;
+      char line[256];
+      std::snprintf(line, sizeof(line), "%-30s / %s: msg/s %.2fx, cpu per msg %.2fx",
+                    run.name.c_str(), base.name.c_str(),
+                    b.throughput > 0 ? a.throughput / b.throughput : 0.0,
+                    b.cpu_us_per_msg > 0 ? a.cpu_us_per_msg / b.cpu_us_per_msg : 0.0);
+      report.Note(line);
+    }
+  }
+}
+
 }  // namespace
 
 bool RunSustained(const BenchOptions& b, WorkloadOptions base, BenchReport& report) {
@@ -85,7 +107,9 @@ bool RunSustained(const BenchOptions& b, WorkloadOptions base, BenchReport& repo
     o.config.subscriber.group = o.topic;
     ok &= report.Run("evbus record " + std::string(ToString(ordering)), o, false);
   }
-  return RunBaselines(base, run_id, report) && ok;
+  ok = RunBaselines(base, run_id, report) && ok;
+  NoteRatios(report);
+  return ok;
 }
 
 bool RunRawOnly(const BenchOptions& b, WorkloadOptions base, BenchReport& report) {

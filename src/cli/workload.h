@@ -54,8 +54,9 @@ struct WorkloadResult {
   int64_t duplicates = 0;
   int64_t lost = 0;
   int64_t publish_errors = 0;
-  double seconds = 0;     // first publish -> last receive
-  double throughput = 0;  // received / seconds
+  double seconds = 0;         // first publish -> last receive
+  double throughput = 0;      // received / seconds
+  double cpu_us_per_msg = 0;  // process CPU, first publish -> last receive, per message
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
   long peak_rss_kb = 0;
   size_t threads_running = 0;  // process threads sampled mid-run
