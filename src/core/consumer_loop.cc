@@ -109,6 +109,8 @@ void ConsumerLoop::Run() {
       ApplyBackpressure();
       wake_requested_.store(false, std::memory_order_release);
       records.clear();
+      dispatcher_.pool().TakeSpareRecords(spare_records_);
+      if (!spare_records_.empty()) consumer_->Recycle(spare_records_);
       Status s =
           consumer_->Poll(records, static_cast<size_t>(config_.max_poll_records), poll_timeout);
       if (!s.ok()) report_error_(s);
@@ -168,7 +170,7 @@ void ConsumerLoop::Route(std::vector<transport::RecordPtr>& records) {
                              transport::ToString(pit->first) + " blocked"));
       continue;
     }
-    auto* m = new InFlight();
+    InFlight* m = dispatcher_.pool().New();
     m->partition = pit->second;
     m->seq = m->partition->Track(r.offset);
     m->bytes = static_cast<int64_t>(r.payload.size() + r.key.size() + sizeof(InFlight));

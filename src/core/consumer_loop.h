@@ -106,6 +106,7 @@ class ConsumerLoop final : public transport::RebalanceListener {
   Subscriptions subs_;
   std::map<transport::TopicPartition, std::shared_ptr<PartitionState>> partitions_;
   std::vector<std::pair<uint32_t, InFlight*>> route_batch_;  // Route's, reused
+  std::vector<std::shared_ptr<Record>> spare_records_;       // on their way to Recycle
   std::atomic<bool> budget_paused_{false};                   // read by workers in OnReleased
   transport::Clock::time_point revoke_deadline_{};
   bool closing_ = false;

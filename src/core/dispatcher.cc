@@ -184,8 +184,7 @@ void Dispatcher::SettleAll(std::vector<InFlight*>& settled) {
     if (ctx_.on_released) ctx_.on_released(*settled[j - 1], left);
     i = j;
   }
-  for (InFlight* m : settled) delete m;
-  settled.clear();
+  pool_.Recycle(settled);  // clears it
 }
 
 Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
@@ -306,7 +305,7 @@ void Dispatcher::Release(InFlight* m, bool settled) {
   ctx_.counters->in_flight_bytes.fetch_sub(m->bytes, std::memory_order_relaxed);
   if (!settled) abandoned_.fetch_add(1, std::memory_order_relaxed);
   if (ctx_.on_released) ctx_.on_released(*m, left);
-  delete m;
+  pool_.Recycle(m);
 }
 
 void Dispatcher::ReleaseAll(std::vector<InFlight*>& dropped) {

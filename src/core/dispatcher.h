@@ -19,6 +19,7 @@
 
 #include "core/counters.h"
 #include "core/in_flight.h"
+#include "core/in_flight_pool.h"
 #include "core/lane_scheduler.h"
 #include "core/retry_timer.h"
 #include "core/thread.h"
@@ -55,6 +56,8 @@ class Dispatcher {
 
   // The lane a message goes to under its subscription's ordering.
   uint32_t LaneFor(const Subscription& sub, const Record& record);
+  // Where the consumer loop gets its InFlights (and their records) from.
+  InFlightPool& pool() { return pool_; }
   void Enqueue(const std::vector<std::pair<uint32_t, InFlight*>>& batch) {
     scheduler_.Enqueue(batch);
   }
@@ -99,6 +102,7 @@ class Dispatcher {
   void ReleaseAll(std::vector<InFlight*>& dropped);
 
   DispatcherContext ctx_;
+  InFlightPool pool_;  // before the scheduler and timer: outlives what they hold
   LaneScheduler scheduler_;
   std::unique_ptr<RetryTimer> timer_;
   std::vector<Thread> workers_;

@@ -104,6 +104,11 @@ class Consumer {
   // Commits offsets for assigned partitions.
   // Errors: FailedPrecondition (a partition is no longer assigned), Unavailable.
   virtual Status Commit(const std::vector<CommitOffset>& offsets, bool synchronous) = 0;
+  // Records the engine is done with and nobody else holds, offered back
+  // before a Poll: a consumer may refill them instead of allocating (their
+  // strings keep their capacity). Takes what it wants; clears `records`.
+  // Called from the polling thread.
+  virtual void Recycle(std::vector<std::shared_ptr<Record>>& records) { records.clear(); }
   // Records settled in one partition after which a commit should not wait
   // for subscriber.commit_interval; 0 = wait. A broker that stops delivering
   // at a bound of unacknowledged messages (JetStream's MaxAckPending) needs
