@@ -99,30 +99,43 @@ void KafkaConsumer::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
   }
 }
 
+void KafkaConsumer::Recycle(std::vector<std::shared_ptr<Record>>& records) { spare_.Add(records); }
+
 RecordPtr KafkaConsumer::ToRecord(const rd_kafka_message_t& msg) {
-  auto r = std::make_shared<Record>();
-  r->topic = rd_kafka_topic_name(msg.rkt);
-  if (msg.key != nullptr) r->key.assign(static_cast<const char*>(msg.key), msg.key_len);
-  if (msg.payload != nullptr) r->payload.assign(static_cast<const char*>(msg.payload), msg.len);
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(&msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    r->headers.reserve(rd_kafka_header_cnt(headers));
-    const char* name;
-    const void* value;
-    size_t size;
-    for (size_t i = 0;
-         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      r->headers.push_back({name, value != nullptr
-                                      ? std::string(static_cast<const char*>(value), size)
-                                      : std::string()});
+  std::shared_ptr<Record> r = spare_.Take();
+  // Every field is assigned: a spare still holds its last record.
+  r->topic.assign(rd_kafka_topic_name(msg.rkt));
+  if (msg.key != nullptr) {
+    r->key.assign(static_cast<const char*>(msg.key), msg.key_len);
+  } else {
+    r->key.clear();
+  }
+  if (msg.payload != nullptr) {
+    r->payload.assign(static_cast<const char*>(msg.payload), msg.len);
+  } else {
+    r->payload.clear();
+  }
+  {
+    HeaderFiller headers(r->headers);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(&msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* value;
+      size_t size;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        headers.Add(name, value != nullptr ? std::string_view(static_cast<const char*>(value), size)
+                                           : std::string_view());
+      }
     }
   }
   r->partition = msg.partition;
   r->offset = msg.offset;
   rd_kafka_timestamp_type_t type;
   const int64_t ms = rd_kafka_message_timestamp(&msg, &type);
-  if (ms >= 0) r->timestamp = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+  r->timestamp = ms >= 0 ? std::chrono::system_clock::time_point(std::chrono::milliseconds(ms))
+                         : std::chrono::system_clock::time_point{};
   return r;
 }
 

@@ -32,6 +32,7 @@
 #include <memory>
 
 #include "transport/kafka/kafka_common.h"
+#include "transport/spare_records.h"
 
 namespace evbus::transport::kafka {
 
@@ -48,6 +49,7 @@ class KafkaConsumer final : public Consumer {
   void Pause(const TopicPartition& tp) override;
   void Resume(const TopicPartition& tp) override;
   Status Commit(const std::vector<CommitOffset>& offsets, bool synchronous) override;
+  void Recycle(std::vector<std::shared_ptr<Record>>& records) override;
   std::vector<PartitionLag> Lag() override;
   Status Close(Clock::time_point deadline) override;
 
@@ -56,6 +58,7 @@ class KafkaConsumer final : public Consumer {
 
  private:
   explicit KafkaConsumer(KafkaShared* shared) : shared_(shared) {}
+  // A spare record refilled in place, or a new one.
   RecordPtr ToRecord(const rd_kafka_message_t& msg);
   // Appends `msg` to `out`, or holds it back (paused partition), or reports it (error).
   void Take(MessagePtr msg, std::vector<RecordPtr>& out);
@@ -75,6 +78,7 @@ class KafkaConsumer final : public Consumer {
   // Messages read from the consumer queue for a partition paused meanwhile:
   // at most what that queue held (queued.max.messages.kbytes) at the pause.
   std::map<TopicPartition, std::deque<MessagePtr>> held_;
+  SpareRecords spare_;  // refilled by ToRecord
   bool closed_ = false;
 };
 

@@ -10,6 +10,7 @@
 #include "core/thread.h"
 #include "transport/nats/nats_common.h"
 #include "transport/nats/nats_leases.h"
+#include "transport/spare_records.h"
 
 namespace evbus::transport::nats {
 namespace {
@@ -64,9 +65,34 @@ int64_t EagerCommitAfter(const Config& config) {
   return std::max<int64_t>(1, config.subscriber.window / 2);
 }
 
-RecordPtr ToRecord(const TopicPartition& tp, natsMsg* msg, uint64_t seq, int64_t time_ns) {
-  auto r = std::make_shared<Record>();
-  r->topic = tp.topic;
+// The record's key (from kKeyHeader) and headers, over what it held.
+void FillKeyAndHeaders(natsMsg* msg, Record& r) {
+  r.key.clear();
+  HeaderFiller headers(r.headers);
+  const char** keys = nullptr;
+  int nkeys = 0;
+  if (natsMsgHeader_Keys(msg, &keys, &nkeys) != NATS_OK) return;
+  for (int i = 0; i < nkeys; ++i) {
+    const std::string_view key = keys[i];
+    const char** values = nullptr;
+    int nvalues = 0;
+    if (natsMsgHeader_Values(msg, keys[i], &values, &nvalues) != NATS_OK) continue;
+    for (int j = 0; j < nvalues; ++j) {
+      if (key == kKeyHeader) {
+        r.key.assign(values[j]);
+      } else if (key != "Nats-Msg-Id") {
+        headers.Add(key, values[j]);
+      }
+    }
+    free(static_cast<void*>(values));
+  }
+  free(static_cast<void*>(keys));
+}
+
+// Fills `r` (a spare or a new record: every field is assigned).
+RecordPtr ToRecord(std::shared_ptr<Record> r, const TopicPartition& tp, natsMsg* msg, uint64_t seq,
+                   int64_t time_ns) {
+  r->topic.assign(tp.topic);
   r->partition = tp.partition;
   r->offset = static_cast<int64_t>(seq) - 1;
   r->timestamp = std::chrono::system_clock::time_point(
@@ -74,26 +100,10 @@ RecordPtr ToRecord(const TopicPartition& tp, natsMsg* msg, uint64_t seq, int64_t
           std::chrono::nanoseconds(time_ns)));
   if (const char* data = natsMsg_GetData(msg)) {
     r->payload.assign(data, static_cast<size_t>(natsMsg_GetDataLength(msg)));
+  } else {
+    r->payload.clear();
   }
-  const char** keys = nullptr;
-  int nkeys = 0;
-  if (natsMsgHeader_Keys(msg, &keys, &nkeys) == NATS_OK) {
-    for (int i = 0; i < nkeys; ++i) {
-      const std::string_view key = keys[i];
-      const char** values = nullptr;
-      int nvalues = 0;
-      if (natsMsgHeader_Values(msg, keys[i], &values, &nvalues) != NATS_OK) continue;
-      for (int j = 0; j < nvalues; ++j) {
-        if (key == kKeyHeader) {
-          r->key = values[j];
-        } else if (key != "Nats-Msg-Id") {
-          r->headers.push_back({std::string(key), values[j]});
-        }
-      }
-      free(static_cast<void*>(values));
-    }
-    free(static_cast<void*>(keys));
-  }
+  FillKeyAndHeaders(msg, *r);
   return r;
 }
 
@@ -190,6 +200,8 @@ class NatsConsumer final : public Consumer {
     std::lock_guard<std::mutex> state(mu_);
     if (auto it = parts_.find(tp); it != parts_.end()) it->second->paused = false;
   }
+
+  void Recycle(std::vector<std::shared_ptr<Record>>& records) override { spare_.Add(records); }
 
   // An ack per message either way: acking sooner costs nothing more.
   int64_t EagerCommitAfter() const override { return nats::EagerCommitAfter(session_.config()); }
@@ -533,7 +545,7 @@ class NatsConsumer final : public Consumer {
         it->second = Held{msg, now};
         continue;
       }
-      out.push_back(ToRecord(part.tp, msg, seq, ts));
+      out.push_back(ToRecord(spare_.Take(), part.tp, msg, seq, ts));
     }
     natsMsgList_Destroy(&list);
     return Status();
@@ -545,6 +557,7 @@ class NatsConsumer final : public Consumer {
   std::vector<std::string> topics_;
   RebalanceListener* listener_ = nullptr;
   size_t rr_ = 0;
+  SpareRecords spare_;  // refilled by Fetch (polling thread)
   Clock::time_point next_step_{};
   bool closed_ = false;
   // Shared by the polling thread and the keeper.
