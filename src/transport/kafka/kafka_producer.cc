@@ -125,6 +125,12 @@ Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
     // Not accepted: librdkafka took neither the headers nor the opaque.
     if (headers != nullptr) rd_kafka_headers_destroy(headers);
     delete opaque;
+    // Refused because the client hit a fatal error meanwhile (e.g. while the
+    // topic's metadata loaded): the cause, as every later publish reports it.
+    if (Status fatal = FatalError(handle_.get()); !fatal.ok()) {
+      shared_->SetFatal(fatal);
+      return shared_->Fatal();
+    }
     return FromKafka(err, "produce to " + record.topic);
   }
   return Status();
