@@ -163,6 +163,29 @@ TEST_F(KafkaTest, ForeignRecordsAreConsumedAsEnvelopesOrDeadLetteredAsPoison) {
   EXPECT_EQ(FindHeader(dead[0].headers, "X-Original-Topic").value_or(""), topic);
 }
 
+// evbus topics on Kafka: the cluster's topics with their partition counts,
+// sorted, without Kafka's internal ones.
+TEST_F(KafkaTest, ListTopicsShowsTopicsWithTheirPartitions) {
+  Config config = config_;
+  config.kafka.topic_partitions = 3;
+  Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config, 0);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  const std::string a = unique_ + "-list-a", b = unique_ + "-list-b";
+  ASSERT_OK((*t)->EnsureTopic(b));
+  ASSERT_OK((*t)->EnsureTopic(a));
+  Result<std::vector<transport::TopicInfo>> topics = (*t)->ListTopics();
+  ASSERT_TRUE(topics.ok()) << topics.status().ToString();
+  std::vector<std::string> ours;
+  for (const transport::TopicInfo& info : *topics) {
+    EXPECT_NE(info.name.rfind("__", 0), 0u) << info.name << " is Kafka's own";
+    if (info.name == a || info.name == b) {
+      ours.push_back(info.name);
+      EXPECT_EQ(info.partitions, 3) << info.name;
+    }
+  }
+  EXPECT_EQ(ours, (std::vector<std::string>{a, b})) << "both, in name order";
+}
+
 TEST_F(KafkaTest, UnknownLibrdkafkaPropertyIsRejectedByName) {
   Config c = config_;
   c.kafka.properties["no.such.property"] = "1";

@@ -151,6 +151,28 @@ TEST_F(NatsTest, PartitionKeepsFlowingPastTheAckBoundBetweenCommits) {
   ASSERT_TRUE(consumer->Close().ok());
 }
 
+// evbus topics on NATS: topics recovered from their partition streams (not
+// the lease stream), with the partitions found and the streams' max age.
+TEST_F(NatsTest, ListTopicsFindsTopicsFromTheirStreams) {
+  Config config = config_;
+  config.nats.max_age = std::chrono::hours(36);
+  Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config, 0);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  const std::string topic = unique_ + ".list";  // a dot, as subjects allow
+  ASSERT_OK((*t)->EnsureTopic(topic));
+  Result<std::vector<transport::TopicInfo>> topics = (*t)->ListTopics();
+  ASSERT_TRUE(topics.ok()) << topics.status().ToString();
+  bool found = false;
+  for (const transport::TopicInfo& info : *topics) {
+    EXPECT_EQ(info.name.find("evbus.lease"), std::string::npos) << "the lease stream is no topic";
+    if (info.name != topic) continue;
+    found = true;
+    EXPECT_EQ(info.partitions, config.nats.partitions);
+    EXPECT_EQ(info.retention, "max age 36h");
+  }
+  EXPECT_TRUE(found) << topic << " not listed";
+}
+
 TEST_F(NatsTest, TwoBusesSharePartitionsAndOneTakesOverOnClose) {
   const std::string topic = unique_ + "-share";
   const std::vector<std::string> keys = KeyPerPartition();

@@ -1,5 +1,6 @@
 #include "transport/kafka/kafka_transport.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -75,26 +76,51 @@ class KafkaTransport final : public Transport {
     return TopicInfo{topic, *partitions};
   }
 
+  // Kafka's own internal topics (__consumer_offsets, ...) are left out.
+  Result<std::vector<TopicInfo>> ListTopics() override {
+    Result<Handle> admin = NewAdmin();
+    if (!admin.ok()) return admin.status();
+    Result<std::vector<TopicInfo>> all = AllTopics(admin->get());
+    if (!all.ok()) return all.status();
+    std::erase_if(*all, [](const TopicInfo& t) { return t.name.rfind("__", 0) == 0; });
+    return all;
+  }
+
  private:
   Result<Handle> NewAdmin() {
     return kafka::NewHandle(config_, kafka::Role::kAdmin, &shared_, bus_id_);
   }
 
-  // The partition count of `topic` from the cluster's metadata (all topics,
-  // so asking never auto-creates it). Errors: NotFound, Unavailable.
-  Result<int32_t> PartitionsOf(rd_kafka_t* rk, const std::string& topic) {
+  // Every topic in the cluster's metadata with its partition count, sorted
+  // (asking for all topics never auto-creates one). Errors: Unavailable.
+  Result<std::vector<TopicInfo>> AllTopics(rd_kafka_t* rk) {
     const rd_kafka_metadata_t* md = nullptr;
     const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, kAdminTimeoutMs);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka::FromKafka(err, "kafka metadata");
-    Result<int32_t> result = NotFound("kafka topic " + topic + " does not exist");
+    std::vector<TopicInfo> out;
     for (int i = 0; i < md->topic_cnt; ++i) {
       const rd_kafka_metadata_topic_t& t = md->topics[i];
-      if (topic == t.topic && t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0) {
-        result = static_cast<int32_t>(t.partition_cnt);
+      if (t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0) {
+        TopicInfo info;
+        info.name = t.topic;
+        info.partitions = static_cast<int32_t>(t.partition_cnt);
+        out.push_back(std::move(info));
       }
     }
     rd_kafka_metadata_destroy(md);
-    return result;
+    std::sort(out.begin(), out.end(),
+              [](const TopicInfo& a, const TopicInfo& b) { return a.name < b.name; });
+    return out;
+  }
+
+  // The partition count of `topic`. Errors: NotFound, Unavailable.
+  Result<int32_t> PartitionsOf(rd_kafka_t* rk, const std::string& topic) {
+    Result<std::vector<TopicInfo>> all = AllTopics(rk);
+    if (!all.ok()) return all.status();
+    for (const TopicInfo& t : *all) {
+      if (t.name == topic) return t.partitions;
+    }
+    return NotFound("kafka topic " + topic + " does not exist");
   }
 
   Status Create(rd_kafka_t* rk, const std::string& topic) {

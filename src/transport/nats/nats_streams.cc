@@ -1,8 +1,40 @@
 #include "transport/nats/nats_streams.h"
 
+#include <charconv>
+#include <map>
+
 #include "transport/nats/nats_common.h"
 
 namespace evbus::transport::nats {
+namespace {
+
+// "orders.3" -> ("orders", 3); false when the last token is not a partition.
+bool ParseSubject(std::string_view subject, std::string& topic, int32_t& partition) {
+  const size_t dot = subject.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == subject.size()) return false;
+  const std::string_view digits = subject.substr(dot + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), partition);
+  if (ec != std::errc() || end != digits.data() + digits.size() || partition < 0) return false;
+  topic.assign(subject.substr(0, dot));
+  return true;
+}
+
+// A stream's MaxAge for people: "max age 24h", or "no max age".
+std::string RetentionText(int64_t max_age_ns) {
+  if (max_age_ns <= 0) return "no max age";
+  int64_t seconds = max_age_ns / 1'000'000'000;
+  const char* unit = "s";
+  for (auto [size, name] : {std::pair<int64_t, const char*>{86400, "d"}, {3600, "h"}, {60, "m"}}) {
+    if (seconds >= size && seconds % size == 0) {
+      seconds /= size;
+      unit = name;
+      break;
+    }
+  }
+  return "max age " + std::to_string(seconds) + unit;
+}
+
+}  // namespace
 
 Status NatsStreams::Ensure(const std::string& topic) {
   const TopicStrategy strategy = session_.config().topic_strategy;
@@ -88,6 +120,44 @@ Result<int32_t> NatsStreams::Describe(const std::string& topic) {
     return st;
   }
   return session_.config().nats.partitions;
+}
+
+Result<std::vector<TopicInfo>> NatsStreams::List() {
+  if (Status s = session_.Connect(); !s.ok()) return s;
+  jsStreamInfoList* list = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_Streams(&list, session_.js(), nullptr, &jerr);
+  if (s == NATS_NOT_FOUND) return std::vector<TopicInfo>();  // no stream at all
+  if (s != NATS_OK) return NatsError("list JetStream streams", s, jerr);
+  struct Found {
+    std::set<int32_t> partitions;
+    int64_t max_age_ns = 0;
+  };
+  std::map<std::string, Found> topics;
+  const NatsConfig& nc = session_.config().nats;
+  for (int i = 0; i < list->Count; ++i) {
+    const jsStreamConfig* sc = list->List[i]->Config;
+    if (sc == nullptr || sc->Name == nullptr) continue;
+    for (int j = 0; j < sc->SubjectsLen; ++j) {
+      std::string topic;
+      int32_t partition = 0;
+      if (!ParseSubject(sc->Subjects[j], topic, partition)) continue;
+      if (StreamName(nc, topic, partition) != sc->Name) continue;  // not evbus's
+      Found& f = topics[topic];
+      f.partitions.insert(partition);
+      f.max_age_ns = sc->MaxAge;
+    }
+  }
+  jsStreamInfoList_Destroy(list);
+  std::vector<TopicInfo> out;
+  for (const auto& [name, f] : topics) {
+    TopicInfo info;
+    info.name = name;
+    info.partitions = static_cast<int32_t>(f.partitions.size());
+    info.retention = RetentionText(f.max_age_ns);
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 }  // namespace evbus::transport::nats

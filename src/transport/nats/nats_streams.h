@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "transport/nats/nats_session.h"
 
@@ -23,6 +24,11 @@ class NatsStreams {
   Status Ensure(const std::string& topic);
   // The topic's partition count. Errors: NotFound, Unavailable.
   Result<int32_t> Describe(const std::string& topic);
+  // Every topic with evbus streams on the server, sorted by name: a stream
+  // belongs to topic T when a subject of it is "T.<p>" and its name is the
+  // one evbus gives T's partition p. Partitions are the ones found.
+  // Errors: Unavailable.
+  Result<std::vector<TopicInfo>> List();
 
  private:
   Status EnsureStream(jsCtx* js, const std::string& topic, int32_t partition);

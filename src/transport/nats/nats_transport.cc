@@ -48,6 +48,10 @@ class NatsTransport final : public Transport {
     info.partitions = *n;
     return info;
   }
+  Result<std::vector<TopicInfo>> ListTopics() override {
+    SessionPin pin(session_);
+    return streams_.List();
+  }
   bool connected() const override { return session_.connected(); }
 
  private:
