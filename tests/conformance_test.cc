@@ -375,6 +375,45 @@ TEST_P(ConformanceTest, CloseIsIdempotentAndConcurrent) {
   EXPECT_EQ(bus->PublishEnvelope("x", NewEnvelope("a", "T", 1, "{}")).code(), ErrorCode::kClosed);
 }
 
+// Publishers still running while another thread closes the bus: every
+// publish is either refused or completes exactly once, by the time Close()
+// returns, and nothing touches the transport after it is gone.
+TEST_P(ConformanceTest, PublishesRacingCloseEachCompleteExactlyOnce) {
+  Config config = MakeConfig();
+  auto bus = NewBus(config);
+  ASSERT_OK(bus->Start());
+  constexpr int kPublishers = 3;
+  constexpr int kEach = 3000;  // bounded: Close comes long before the end on any transport
+  std::atomic<int64_t> accepted{0}, completed{0}, twice{0};
+  Signal signal;
+  std::vector<std::thread> publishers;
+  for (int p = 0; p < kPublishers; ++p) {
+    publishers.emplace_back([&, p] {
+      for (int i = 0; i < kEach; ++i) {
+        auto seen = std::make_shared<std::atomic<bool>>(false);
+        Record r;
+        r.topic = Topic("race");
+        r.key = "k" + std::to_string(p);
+        r.payload = std::to_string(i);
+        const Status s = bus->Publish(std::move(r), [&, seen](const PublishResult&) {
+          if (seen->exchange(true)) twice.fetch_add(1);
+          completed.fetch_add(1);
+        });
+        if (!s.ok()) return;  // refused: the bus is closing
+        if (accepted.fetch_add(1) + 1 == 100) signal.Update([] {});
+      }
+    });
+  }
+  ASSERT_TRUE(signal.WaitUntil([&] { return accepted.load() >= 100; }, 20s));
+  Result<CloseReport> closed = bus->Close();
+  const int64_t completed_at_close = completed.load();
+  for (std::thread& t : publishers) t.join();
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_EQ(completed_at_close, accepted.load()) << "every accepted publish completed by Close()";
+  EXPECT_EQ(twice.load(), 0);
+  EXPECT_EQ(closed->bus_threads_after_close, 0u);
+}
+
 TEST_P(ConformanceTest, CloseFromAHandlerReturnsAnErrorInsteadOfDeadlocking) {
   Config config = MakeConfig();
   Signal signal;

@@ -73,7 +73,17 @@ void Publisher::Completed() {
 }
 
 Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
-  if (!accepting_.load(std::memory_order_acquire)) return Closed("bus is closing; publish refused");
+  callers_.fetch_add(1);  // seq_cst, paired with Close: see callers_
+  struct Leave {
+    Publisher& p;
+    ~Leave() {
+      if (p.callers_.fetch_sub(1) == 1 && !p.accepting_.load()) {
+        std::lock_guard<std::mutex> lock(p.mu_);  // pairs with Close's predicate check
+        p.room_cv_.notify_all();
+      }
+    }
+  } leave{*this};
+  if (!accepting_.load()) return Closed("bus is closing; publish refused");
   const auto started = std::chrono::steady_clock::now();
   // Read first: a store on every publish would bounce the cache line between publishers.
   if (!used_.load(std::memory_order_relaxed)) used_.store(true, std::memory_order_relaxed);
@@ -156,13 +166,19 @@ Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
 }
 
 void Publisher::StopAccepting() {
-  accepting_.store(false, std::memory_order_release);
+  accepting_.store(false);  // seq_cst: see callers_
   std::lock_guard<std::mutex> lock(mu_);
   room_cv_.notify_all();
 }
 
 uint64_t Publisher::Close(transport::Clock::time_point deadline) {
   StopAccepting();
+  {
+    // A publish that got past its check before StopAccepting is still
+    // handing its record over: let it finish, so it completes below.
+    std::unique_lock<std::mutex> lock(mu_);
+    room_cv_.wait_until(lock, deadline, [&] { return callers_.load() == 0; });
+  }
   Status flushed = producer_->Flush(deadline);
   (void)flushed;  // what did not flush completes with Closed below
   producer_->Close(deadline);

@@ -47,8 +47,10 @@ class Publisher {
 
   // New publishes fail with Closed from now on.
   void StopAccepting();
-  // Flushes until `deadline`, then closes the producer (whatever is still
-  // pending completes with Closed). Returns how many completed with Closed.
+  // Waits (until `deadline`) for Publish calls still running, flushes until
+  // `deadline`, then closes the producer (whatever is still pending
+  // completes with Closed): every accepted publish has completed when it
+  // returns. Returns how many completed with Closed.
   uint64_t Close(transport::Clock::time_point deadline);
 
  private:
@@ -65,6 +67,9 @@ class Publisher {
   const PublisherConfig config_;
   Counters& counters_;
   std::atomic<bool> accepting_{true};
+  // Publish calls in progress. Sequentially consistent with accepting_: a
+  // caller that Close did not see sees accepting_ false.
+  std::atomic<int64_t> callers_{0};
   std::atomic<int64_t> outstanding_{0};
   std::atomic<uint64_t> failed_closed_{0};
   std::mutex mu_;  // only for waiting on room
