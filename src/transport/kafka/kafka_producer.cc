@@ -81,7 +81,10 @@ void KafkaProducer::PollLoop() {
 }
 
 Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
+  // Checked before the lock too: a delivery report Close serves may publish.
   if (closed_.load(std::memory_order_acquire)) return Closed("kafka producer is closed");
+  std::shared_lock<std::shared_mutex> use(use_mu_);
+  if (destroyed_) return Closed("kafka producer is closed");
   if (Status fatal = shared_->Fatal(); !fatal.ok()) return fatal;
   rd_kafka_topic_t* rkt = TopicHandle(record.topic);
   if (rkt == nullptr) {
@@ -159,6 +162,14 @@ void KafkaProducer::Close(Clock::time_point deadline) {
   stopping_.store(true, std::memory_order_release);
   rd_kafka_yield(handle_.get());
   poller_.Join();
+  // Waits for a Produce that passed its check before closed_ was set; what
+  // it queued gets its (kClosed) report here, on this thread.
+  std::unique_lock<std::shared_mutex> use(use_mu_);
+  if (rd_kafka_outq_len(handle_.get()) > 0) {
+    rd_kafka_purge(handle_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(handle_.get(), 1000);
+  }
+  destroyed_ = true;
   DestroyTopicHandles();  // every librdkafka object released before destroy
   handle_.Destroy();
 }

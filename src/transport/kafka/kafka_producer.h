@@ -4,7 +4,9 @@
 // delivery report (served by the "evb-kprod" thread, or by Flush) calls it
 // exactly once and frees it. Close flushes until its deadline, then purges
 // what is left, whose reports complete with kClosed, then destroys the
-// handle and waits for librdkafka's threads.
+// handle and waits for librdkafka's threads. A Produce that began before
+// Close finishes on a live handle: Close waits for it before destroying,
+// and completes whatever it queued.
 //
 // Each topic's handle is looked up once and kept: its first publish asks the
 // broker for the topic's metadata (up to kTopicPrimeWait). librdkafka 2.0
@@ -18,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
@@ -48,6 +51,8 @@ class KafkaProducer final : public Producer {
 
   KafkaShared* shared_;
   Handle handle_;
+  std::shared_mutex use_mu_;  // Produce shares it; Close takes it to destroy
+  bool destroyed_ = false;    // guarded by use_mu_
   std::mutex topics_mu_;
   std::unordered_map<std::string, rd_kafka_topic_t*> topics_;
   core::Thread poller_;
