@@ -68,6 +68,7 @@ void KafkaConsumer::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   const std::vector<TopicPartition> tps = ToVector(parts);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    assignment_seen_ = true;
     if (listener_ != nullptr) listener_->OnAssigned(tps);
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts);
@@ -256,10 +257,26 @@ std::vector<PartitionLag> KafkaConsumer::Lag() {
   return out;
 }
 
+void KafkaConsumer::AwaitFirstAssignment(Clock::time_point deadline) {
+  if (rd_kafka_version() >= kFirstAssignmentFixedIn) return;
+  auto cooperative_group = [&] {
+    const char* protocol = rd_kafka_rebalance_protocol(handle_.get());
+    return protocol != nullptr && std::strcmp(protocol, "COOPERATIVE") == 0;
+  };
+  // Capped: a member given no partitions may never see the callback.
+  const auto until = std::min(deadline, Clock::now() + kFirstAssignmentWait);
+  while (!assignment_seen_ && cooperative_group() && Clock::now() < until) {
+    // Serves the rebalance callback. A message read here is not dispatched:
+    // uncommitted, it is read again by the partition's next owner.
+    MessagePtr msg(rd_kafka_consumer_poll(handle_.get(), 20));
+  }
+}
+
 Status KafkaConsumer::Close(Clock::time_point deadline) {
   if (closed_ || !handle_) return Status();
   closed_ = true;
   Reattach(nullptr);
+  AwaitFirstAssignment(deadline);
   Status status;
   // Asynchronous close: serve its rebalance events (the core's revoke and
   // final commit) until librdkafka says closed, or the deadline.

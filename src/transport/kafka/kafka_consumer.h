@@ -65,6 +65,15 @@ class KafkaConsumer final : public Consumer {
   // Re-attaches the queues of `tps` (all when null) to the consumer queue
   // and drops what was held back for them (uncommitted: read again later).
   void Reattach(const std::vector<TopicPartition>* tps);
+  // librdkafka before 2.3.0 aborts in rd_kafka_destroy when a
+  // cooperative-sticky consumer joined its group but was not yet given its
+  // first assignment (the sticky assignor's state is still null:
+  // confluentinc/librdkafka#4312, Debian 12 ships 2.0.2). Such a consumer
+  // waits for that assignment before closing, within `deadline` and at
+  // most kFirstAssignmentWait.
+  static constexpr int kFirstAssignmentFixedIn = 0x020300ff;
+  static constexpr std::chrono::seconds kFirstAssignmentWait{3};
+  void AwaitFirstAssignment(Clock::time_point deadline);
   // Appends held-back messages of resumed partitions to `out`; true when
   // some remain (the next Poll returns them before reading the queue).
   bool TakeHeld(std::vector<RecordPtr>& out, size_t max_records);
@@ -78,7 +87,8 @@ class KafkaConsumer final : public Consumer {
   // Messages read from the consumer queue for a partition paused meanwhile:
   // at most what that queue held (queued.max.messages.kbytes) at the pause.
   std::map<TopicPartition, std::deque<MessagePtr>> held_;
-  SpareRecords spare_;  // refilled by ToRecord
+  SpareRecords spare_;            // refilled by ToRecord
+  bool assignment_seen_ = false;  // an assign rebalance callback has run
   bool closed_ = false;
 };
 
