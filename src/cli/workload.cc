@@ -190,6 +190,7 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
   tally.Fill(result, start, end);
   (void)(*consumer)->Close(Clock::now() + std::chrono::seconds(5));
   (*producer)->Close(Clock::now());
+  result.publish_errors = publish_errors.load();
   result.peak_rss_kb = PeakRssKb();
   if (!failed.ok()) return failed;
   return result;

@@ -21,7 +21,6 @@ namespace evbus::cli {
 
 using Clock = std::chrono::steady_clock;
 
-// Everything a run measures, shared by the handler threads and the producer.
 // CPU time used by this process so far, all threads.
 inline double ProcessCpuSeconds() {
   timespec ts{};
@@ -29,6 +28,7 @@ inline double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// Everything a run measures, shared by the handler threads and the producer.
 class Tally {
  public:
   explicit Tally(const WorkloadOptions& o)
