@@ -51,8 +51,9 @@ void InFlightPool::Clear(InFlight& m, std::vector<std::shared_ptr<Record>>& spar
 
 void InFlightPool::Recycle(std::vector<InFlight*>& done) {
   if (done.empty()) return;
-  std::vector<std::shared_ptr<Record>> spares;
-  spares.reserve(done.size());
+  // Per thread and reused: a vector per worker turn would be the very
+  // allocation this pool exists to avoid.
+  thread_local std::vector<std::shared_ptr<Record>> spares;
   for (InFlight* m : done) Clear(*m, spares);  // off-lock: may free records
   std::vector<InFlight*> surplus;
   {
@@ -71,7 +72,7 @@ void InFlightPool::Recycle(std::vector<InFlight*>& done) {
   }
   for (InFlight* m : surplus) delete m;
   done.clear();
-  // What did not fit in spare_records_ is freed here, off-lock.
+  spares.clear();  // frees what did not fit in spare_records_, off-lock
 }
 
 void InFlightPool::Recycle(InFlight* done) {
