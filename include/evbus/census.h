@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "evbus/export.h"
+
 namespace evbus {
 
 struct ThreadInfo {
@@ -25,7 +27,7 @@ struct ThreadInfo {
   uint64_t bus_id = 0;    // the owning bus; 0 when not owned by a bus
 };
 
-struct Census {
+struct EVBUS_EXPORT Census {
   std::vector<ThreadInfo> threads;  // ordered by tid
 
   size_t total() const { return threads.size(); }
@@ -38,10 +40,10 @@ struct Census {
 };
 
 // Reads /proc/self/task now, joined with the registry of known threads.
-Census TakeCensus();
+EVBUS_EXPORT Census TakeCensus();
 
 // Number of threads in this process right now (/proc/self/task entries).
-size_t CountProcessThreads();
+EVBUS_EXPORT size_t CountProcessThreads();
 
 }  // namespace evbus
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "evbus/envelope.h"
+#include "evbus/export.h"
 #include "evbus/status.h"
 
 namespace evbus {
@@ -153,8 +154,10 @@ struct SubscriberConfig {
   Duration commit_interval = std::chrono::milliseconds(100);  // subscriber.commit_interval, 1ms..1m
   OffsetReset auto_offset_reset =
       OffsetReset::kEarliest;  // subscriber.auto_offset_reset: earliest|latest
-  Duration handler_timeout =
-      std::chrono::seconds(0);  // subscriber.handler_timeout: 0 = none; informs the cancel token
+  // subscriber.handler_timeout, 0..24h (0 = none): a handler call still running
+  // this long has its CancelToken cancelled and the attempt counts as failed
+  // (retried, then dead-lettered). SubscribeOptions::handler_timeout overrides it.
+  Duration handler_timeout = std::chrono::seconds(0);
   PayloadFormat payload_format =
       PayloadFormat::kRawJson;  // subscriber.payload_format: raw_json|base64
   RetryPolicy retry;            // subscriber.retry.*
@@ -209,28 +212,28 @@ struct Config {
 // Checks every value against its range and the cross-field rules.
 // Errors: InvalidArgument naming the path and value, e.g.
 //   "subscriber.window: 0 is out of range [1, 1000000]".
-Status ValidateConfig(const Config& config);
+EVBUS_EXPORT Status ValidateConfig(const Config& config);
 
 // Parses YAML text into a Config (starting from the defaults), then validates.
 // Unknown keys are errors naming their path: "subscriber.retry.max_atempts: unknown key".
 // Errors: InvalidArgument (bad key, type or value), NotFound (missing file).
-Result<Config> LoadConfigString(std::string_view yaml);
-Result<Config> LoadConfigFile(const std::string& path);
+EVBUS_EXPORT Result<Config> LoadConfigString(std::string_view yaml);
+EVBUS_EXPORT Result<Config> LoadConfigFile(const std::string& path);
 
 // Applies EVBUS_* environment variables over `config` (one per field; see the
 // header comment). An EVBUS_ variable that names no field is an error, so a
 // typo cannot be silently ignored. Does not validate.
-Status ApplyEnvOverrides(Config& config);
+EVBUS_EXPORT Status ApplyEnvOverrides(Config& config);
 
 // The effective configuration as YAML, every field, secrets printed as "***".
-std::string FormatConfigYaml(const Config& config);
+EVBUS_EXPORT std::string FormatConfigYaml(const Config& config);
 
 // Text forms of the enums ("per_key", "kafka", ...).
-std::string_view ToString(TransportKind v);
-std::string_view ToString(Ordering v);
-std::string_view ToString(OffsetReset v);
-std::string_view ToString(TopicStrategy v);
-std::string_view ToString(PayloadFormat v);
+EVBUS_EXPORT std::string_view ToString(TransportKind v);
+EVBUS_EXPORT std::string_view ToString(Ordering v);
+EVBUS_EXPORT std::string_view ToString(OffsetReset v);
+EVBUS_EXPORT std::string_view ToString(TopicStrategy v);
+EVBUS_EXPORT std::string_view ToString(PayloadFormat v);
 
 }  // namespace evbus
 

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "evbus/export.h"
 #include "evbus/status.h"
 
 namespace evbus {
@@ -37,7 +38,7 @@ enum class PayloadFormat {
 
 // A point in time plus the UTC offset it was written with, so that a decoded
 // timestamp re-encodes to the same text.
-struct Timestamp {
+struct EVBUS_EXPORT Timestamp {
   std::chrono::sys_time<std::chrono::nanoseconds> time{};
   int utc_offset_minutes = 0;  // -1439 .. 1439
 
@@ -63,47 +64,48 @@ struct Envelope {
 };
 
 // Returns an envelope with a fresh UUIDv7 event id and the current time.
-Envelope NewEnvelope(std::string aggregate_id, std::string event_type, int64_t event_version,
-                     std::string payload);
+EVBUS_EXPORT Envelope NewEnvelope(std::string aggregate_id, std::string event_type,
+                                  int64_t event_version, std::string payload);
 
 // A new time-ordered event id: an RFC 9562 UUIDv7 in lowercase 8-4-4-4-12 form.
 // Ids from one process are strictly increasing (a counter fills the sub-ms bits).
 // Thread-safe.
-std::string NewEventId();
+EVBUS_EXPORT std::string NewEventId();
 
 // Aggregate id rule: after trimming spaces it is non-empty, at most 256
 // characters, all of [A-Za-z0-9:_-./]. The stored value is not trimmed.
 // Errors: InvalidArgument naming the rule broken (and the offending character).
-Status ValidateAggregateId(std::string_view aggregate_id);
+EVBUS_EXPORT Status ValidateAggregateId(std::string_view aggregate_id);
 
 // Checks every rule of the wire format (required fields, version > 0, aggregate
 // id rule, valid UTF-8 in strings, UTC offset range, and for kRawJson that the
 // payload is one well-formed JSON value).
 // Errors: InvalidArgument whose message starts with the field name.
-Status Validate(const Envelope& envelope, PayloadFormat format = PayloadFormat::kRawJson);
+EVBUS_EXPORT Status Validate(const Envelope& envelope,
+                             PayloadFormat format = PayloadFormat::kRawJson);
 
 // Validates, then appends the JSON encoding to `out`.
 // Errors: those of Validate().
-Status EncodeEnvelope(const Envelope& envelope, std::string& out,
-                      PayloadFormat format = PayloadFormat::kRawJson);
-Result<std::string> EncodeEnvelope(const Envelope& envelope,
+EVBUS_EXPORT Status EncodeEnvelope(const Envelope& envelope, std::string& out,
                                    PayloadFormat format = PayloadFormat::kRawJson);
+EVBUS_EXPORT Result<std::string> EncodeEnvelope(const Envelope& envelope,
+                                                PayloadFormat format = PayloadFormat::kRawJson);
 
 // Decodes and validates one envelope. Input of any size is accepted; nesting
 // deeper than 1024 levels is rejected.
 // Errors: kPoison with a message naming the bad key or value, e.g.
 //   "event_version: must be > 0, got -3" or "aggregate_id: missing".
-Result<Envelope> DecodeEnvelope(std::string_view json,
-                                PayloadFormat format = PayloadFormat::kRawJson);
+EVBUS_EXPORT Result<Envelope> DecodeEnvelope(std::string_view json,
+                                             PayloadFormat format = PayloadFormat::kRawJson);
 // The same into `out`, reusing the capacity of its strings, so decoding many
 // envelopes into one object allocates nothing once warm. On error `out` holds
 // partial data. Errors: as DecodeEnvelope.
-Status DecodeEnvelopeInto(std::string_view json, Envelope& out,
-                          PayloadFormat format = PayloadFormat::kRawJson);
+EVBUS_EXPORT Status DecodeEnvelopeInto(std::string_view json, Envelope& out,
+                                       PayloadFormat format = PayloadFormat::kRawJson);
 
 // RFC 3339 helpers used by the codec, public for tools and tests.
-std::string FormatRfc3339(const Timestamp& ts);
-Result<Timestamp> ParseRfc3339(std::string_view text);
+EVBUS_EXPORT std::string FormatRfc3339(const Timestamp& ts);
+EVBUS_EXPORT Result<Timestamp> ParseRfc3339(std::string_view text);
 
 }  // namespace evbus
 

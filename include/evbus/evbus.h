@@ -7,9 +7,11 @@
 #include "evbus/config.h"
 #include "evbus/envelope.h"
 #include "evbus/event_bus.h"
+#include "evbus/export.h"
 #include "evbus/handler.h"
 #include "evbus/ops.h"
 #include "evbus/record.h"
 #include "evbus/status.h"
+#include "evbus/version.h"
 
 #endif  // EVBUS_EVBUS_H_

@@ -34,6 +34,7 @@
 #include "evbus/census.h"
 #include "evbus/config.h"
 #include "evbus/envelope.h"
+#include "evbus/export.h"
 #include "evbus/handler.h"
 #include "evbus/ops.h"
 #include "evbus/record.h"
@@ -51,10 +52,10 @@ Result<std::unique_ptr<EventBus>> CreateBusWithTransport(const Config&,
 }  // namespace testing
 
 enum class BusState { kCreated, kRunning, kDraining, kClosed };
-std::string_view ToString(BusState state);
+EVBUS_EXPORT std::string_view ToString(BusState state);
 
 // What Close() did. Computed once; later calls return the same report.
-struct CloseReport {
+struct EVBUS_EXPORT CloseReport {
   Status status;                       // OK, or why the close was not clean (e.g. Timeout)
   size_t threads_at_create = 0;        // process threads just before the bus was created
   size_t threads_before_close = 0;     // process threads when Close() began
@@ -102,7 +103,7 @@ struct Health {
   std::string detail;                      // why not healthy, for people
 };
 
-class EventBus {
+class EVBUS_EXPORT EventBus {
  public:
   // Validates `config` (ValidateConfig) and connects the transport's producer.
   // Starts no thread of its own until Start().

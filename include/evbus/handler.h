@@ -20,6 +20,7 @@
 
 #include "evbus/config.h"
 #include "evbus/envelope.h"
+#include "evbus/export.h"
 #include "evbus/record.h"
 #include "evbus/status.h"
 
@@ -28,7 +29,7 @@ namespace evbus {
 // Set by Close() when its drain deadline passes: a long-running handler should
 // return soon after cancelled() turns true. Its message is then neither
 // committed nor dead-lettered, and will be delivered again.
-class CancelToken {
+class EVBUS_EXPORT CancelToken {
  public:
   CancelToken() = default;
   CancelToken(const CancelToken&) = delete;
@@ -53,8 +54,20 @@ struct Delivery {
   const CancelToken& cancel;
 };
 
-// Returning a non-OK Status (or throwing) is a failure: the message is retried
-// with backoff in its lane, then dead-lettered. OK settles it.
+// What a handler's result does:
+//   OK                 settles the message (committed with the frontier).
+//   Permanent(...)     (kPermanent, or kPoison) dead-letters it at once: no retry.
+//   kCancelled         leaves it unsettled, for redelivery (as does any failure
+//                      once Close() has cancelled the handlers).
+//   any other error,   a failed attempt: retried with backoff in its lane up to
+//   or an exception    RetryPolicy::max_attempts, then dead-lettered.
+// A handler still running at its handler timeout (subscriber.handler_timeout,
+// SubscribeOptions::handler_timeout) has its CancelToken cancelled, and that
+// attempt fails with kTimeout whatever the handler returns afterwards.
+//
+// Lifetimes: the Record, Envelope and Delivery passed to a handler live only
+// until it returns; the bus reuses them for the next message. Copy what you
+// keep (a std::string_view into them must not outlive the call).
 using RecordHandler = std::function<Status(const Record&, const Delivery&)>;
 using EnvelopeHandler = std::function<Status(const Envelope&, const Delivery&)>;
 
@@ -70,6 +83,10 @@ struct SubscribeOptions {
   // lane (no worker sleeps); other keys' lanes go on.
   std::optional<double> rate_limit;
   std::optional<int> rate_burst;  // default: subscriber.rate_burst
+  // How long one handler call may run before its CancelToken is cancelled
+  // and the attempt counts as failed (0 = no limit). Default:
+  // subscriber.handler_timeout.
+  std::optional<std::chrono::nanoseconds> handler_timeout;
 };
 
 // The outcome of one publish. Each accepted Publish/PublishEnvelope (one that

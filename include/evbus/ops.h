@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "evbus/config.h"
+#include "evbus/export.h"
 #include "evbus/status.h"
 
 namespace evbus {
@@ -73,7 +74,7 @@ struct HealthPublisherStatus {
 };
 
 enum class AlertSeverity { kInfo, kWarning, kError, kCritical };
-std::string_view ToString(AlertSeverity severity);
+EVBUS_EXPORT std::string_view ToString(AlertSeverity severity);
 
 // From the health-check monitor (health_check.monitor): "no_messages" when no
 // valid health message arrived for an interval; severity grows with
@@ -135,8 +136,8 @@ struct GroupPartitionLag {
 // Sorted by topic, then partition.
 // Errors: InvalidArgument (memory: its broker lives inside one process; NATS
 // without topics), NotFound (a topic is missing), Unavailable.
-Result<std::vector<GroupPartitionLag>> ReadGroupLag(const Config& config, const std::string& group,
-                                                    const std::vector<std::string>& topics);
+EVBUS_EXPORT Result<std::vector<GroupPartitionLag>> ReadGroupLag(
+    const Config& config, const std::string& group, const std::vector<std::string>& topics);
 
 }  // namespace evbus
 

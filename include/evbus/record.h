@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "evbus/export.h"
+
 namespace evbus {
 
 struct Header {
@@ -28,7 +30,8 @@ struct Header {
 using Headers = std::vector<Header>;
 
 // Returns the value of the first header named `key` (exact match), if any.
-std::optional<std::string_view> FindHeader(const Headers& headers, std::string_view key);
+EVBUS_EXPORT std::optional<std::string_view> FindHeader(const Headers& headers,
+                                                        std::string_view key);
 
 struct Record {
   std::string topic;

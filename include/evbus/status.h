@@ -23,6 +23,8 @@
 #include <utility>
 #include <variant>
 
+#include "evbus/export.h"
+
 namespace evbus {
 
 enum class ErrorCode {
@@ -41,12 +43,13 @@ enum class ErrorCode {
   kHandlerFailed,       // the user handler returned an error or threw
   kNotImplemented,      // feature declared but not built in this version
   kInternal,            // a bug in evbus or a client library; please report it
+  kPermanent,           // a handler's failure that no retry can fix: dead-lettered at once
 };
 
 // Returns the name of `code` without the leading 'k', e.g. "InvalidArgument".
-std::string_view ErrorCodeName(ErrorCode code);
+EVBUS_EXPORT std::string_view ErrorCodeName(ErrorCode code);
 
-class [[nodiscard]] Status {
+class [[nodiscard]] EVBUS_EXPORT Status {
  public:
   // An OK status.
   Status() noexcept = default;
@@ -83,6 +86,9 @@ inline Status FailedPrecondition(std::string m) {
 }
 inline Status Closed(std::string m) { return {ErrorCode::kClosed, std::move(m)}; }
 inline Status Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
+// For handlers: the message can never be handled (e.g. it breaks a business
+// rule); it is dead-lettered at once with `m` as its X-Error, without retries.
+inline Status Permanent(std::string m) { return {ErrorCode::kPermanent, std::move(m)}; }
 
 // Either a T or a non-OK Status. Constructing a Result from an OK Status is a
 // bug and yields an Internal error instead.

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "core/thread.h"
+#include "evbus/version.h"
 
 namespace evbus::cli {
 
@@ -15,6 +16,7 @@ int RunCommandLine(std::vector<std::string> args) {
       "evbus"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
+  app.set_version_flag("--version", "evbus " EVBUS_VERSION_STRING);
   evbus::cli::Action run;
   evbus::cli::RegisterEnvelope(app, run);
   evbus::cli::RegisterConfig(app, run);
@@ -33,6 +35,8 @@ int RunCommandLine(std::vector<std::string> args) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
