@@ -151,9 +151,11 @@ CloseReport EventBus::Impl::DoClose(std::chrono::milliseconds timeout) {
                              "was abandoned uncommitted and will be redelivered");
     }
     cancel_.Cancel();  // handlers still running (none, unless timed out) should return
-    report.abandoned = dispatcher_->AbandonAll();
+    dispatcher_->CancelHandlers();
+    dispatcher_->AbandonAll();
     report.partitions_committed = loop_->Finish(deadline).partitions_committed;
     dispatcher_->Stop();
+    report.abandoned = dispatcher_->abandoned();
   } else {
     cancel_.Cancel();
   }

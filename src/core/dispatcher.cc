@@ -7,12 +7,14 @@
 #include <functional>
 #include <random>
 
+#include "config/config_fields.h"
 #include "core/partition_state.h"
 
 namespace evbus::core {
 namespace {
 
 thread_local const void* tls_worker_bus = nullptr;
+thread_local int tls_worker_index = 0;  // this worker's HandlerWatchdog slot
 // How long the last Outcome::kThrottle of this worker must wait.
 thread_local std::chrono::nanoseconds tls_throttle_wait{0};
 
@@ -28,19 +30,19 @@ std::string NowRfc3339() {
 }  // namespace
 
 Dispatcher::Dispatcher(DispatcherContext context)
-    : ctx_(std::move(context)), scheduler_(ctx_.lanes) {}
+    : ctx_(std::move(context)), scheduler_(ctx_.lanes), watchdog_(ctx_.workers, *ctx_.cancel) {}
 
 bool Dispatcher::OnWorkerOf(const void* bus_tag) {
   return bus_tag != nullptr && tls_worker_bus == bus_tag;
 }
 
 void Dispatcher::Start() {
-  timer_ = std::make_unique<RetryTimer>(ctx_.bus_id,
-                                        [this](uint32_t lane) { scheduler_.MakeReady(lane); });
+  timer_ = std::make_unique<RetryTimer>(
+      ctx_.bus_id, [this](uint32_t lane) { scheduler_.MakeReady(lane); }, &watchdog_);
   workers_.reserve(static_cast<size_t>(ctx_.workers));
   for (int i = 0; i < ctx_.workers; ++i) {
     workers_.push_back(Thread::Start("evb-work-" + std::to_string(i), "worker-pool", ctx_.bus_id,
-                                     [this] { WorkerMain(); }));
+                                     [this, i] { WorkerMain(i); }));
   }
 }
 
@@ -66,8 +68,9 @@ uint32_t Dispatcher::LaneFor(const Subscription& sub, const Record& record) {
   return 0;
 }
 
-void Dispatcher::WorkerMain() {
+void Dispatcher::WorkerMain(int index) {
   tls_worker_bus = ctx_.bus_tag;
+  tls_worker_index = index;
   std::vector<LaneScheduler::Taken> taken;
   TurnResult turn;
   // Cheap handlers: take many lanes per turn to amortise the scheduler lock.
@@ -195,10 +198,12 @@ Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
     if (tls_throttle_wait.count() > 0) return Outcome::kThrottle;
   }
   Status status;
+  const bool watched = sub.handler_timeout.count() > 0;
+  const CancelToken* cancel = ctx_.cancel;
   try {
+    // One envelope per worker, reused: decoding allocates nothing once warm.
+    thread_local Envelope envelope;
     if (sub.envelope_handler) {
-      // One envelope per worker, reused: decoding allocates nothing once warm.
-      thread_local Envelope envelope;
       if (Status decoded = DecodeEnvelopeInto(m.record->payload, envelope, ctx_.payload_format);
           !decoded.ok()) {  // poison: dead-letter at once, never retried
         ctx_.counters->poison.fetch_add(1, std::memory_order_relaxed);
@@ -206,16 +211,27 @@ Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
         m.dead_letter = true;
         return Outcome::kDeadLetter;
       }
-      ++m.attempts;
-      status = sub.envelope_handler(envelope, Delivery{*m.record, m.attempts, *ctx_.cancel});
-    } else {
-      ++m.attempts;
-      status = sub.record_handler(*m.record, Delivery{*m.record, m.attempts, *ctx_.cancel});
     }
+    ++m.attempts;
+    if (watched) {
+      const auto now = std::chrono::steady_clock::now();
+      cancel = &watchdog_.Arm(tls_worker_index, sub.handler_timeout, now);
+      timer_->ScanBy(now + sub.handler_timeout);
+    }
+    const Delivery delivery{*m.record, m.attempts, *cancel};
+    status = sub.envelope_handler ? sub.envelope_handler(envelope, delivery)
+                                  : sub.record_handler(*m.record, delivery);
   } catch (const std::exception& e) {
     status = HandlerThrew(e.what());
   } catch (...) {
     status = HandlerThrew("an exception not derived from std::exception");
+  }
+  if (watched && watchdog_.Disarm(tls_worker_index)) {
+    // Past its deadline the attempt failed, whatever the handler returned.
+    status = Status(ErrorCode::kTimeout,
+                    "handler still running after its handler_timeout " +
+                        config_internal::FormatDuration(sub.handler_timeout) + "; cancelled" +
+                        (status.ok() ? std::string() : ", then returned " + status.ToString()));
   }
   if (status.ok()) {
     ctx_.counters->handled.fetch_add(1, std::memory_order_relaxed);
@@ -223,9 +239,12 @@ Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
   }
   ctx_.counters->failed.fetch_add(1, std::memory_order_relaxed);
   m.last_error = status.ToString();
-  // A failure caused by cancellation is not the message's fault: redeliver later.
+  // A failure caused by Close's cancellation is not the message's fault: redeliver later.
   if (ctx_.cancel->cancelled() || status.code() == ErrorCode::kCancelled) return Outcome::kPark;
-  if (m.attempts >= sub.retry.max_attempts) {
+  // The handler says no retry can succeed (or could not read the message).
+  const bool permanent =
+      status.code() == ErrorCode::kPermanent || status.code() == ErrorCode::kPoison;
+  if (permanent || m.attempts >= sub.retry.max_attempts) {
     m.dead_letter = true;
     return Outcome::kDeadLetter;
   }
@@ -313,10 +332,9 @@ void Dispatcher::ReleaseAll(std::vector<InFlight*>& dropped) {
   dropped.clear();
 }
 
-uint64_t Dispatcher::AbandonAll() {
+void Dispatcher::AbandonAll() {
   std::vector<InFlight*> dropped = scheduler_.AbandonAll();
   ReleaseAll(dropped);
-  return abandoned_.load(std::memory_order_relaxed);
 }
 
 void Dispatcher::Stop() {

@@ -5,7 +5,11 @@
 // Per message, exactly one end (T3): settled (handled or dead-lettered) or
 // released unsettled (abandoned on close, or its partition was revoked).
 // A handler's exception is a failure like an error Status; it never escapes
-// into a worker.
+// into a worker. A handler still running at its handler timeout has its
+// CancelToken cancelled, and that attempt fails with kTimeout. kPermanent and
+// kPoison dead-letter at once; kCancelled (or any failure once Close cancels)
+// leaves the message for redelivery; every other error is retried until
+// RetryPolicy::max_attempts.
 //
 // Thread safety: thread-safe.
 
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "core/counters.h"
+#include "core/handler_watchdog.h"
 #include "core/in_flight.h"
 #include "core/in_flight_pool.h"
 #include "core/lane_scheduler.h"
@@ -67,11 +72,16 @@ class Dispatcher {
   bool WaitQuiet(std::chrono::steady_clock::time_point deadline) {
     return scheduler_.WaitQuiet(deadline);
   }
-  // Drops queued work (unsettled) and waits for running handlers; returns how
-  // many messages were abandoned.
-  uint64_t AbandonAll();
+  // Cancels the token of every handler call under a handler timeout (the
+  // others see context.cancel). Call after cancelling context.cancel.
+  void CancelHandlers() { watchdog_.CancelAll(); }
+  // Drops queued work (unsettled) and waits for running handlers.
+  void AbandonAll();
   // Joins workers and the timer. Idempotent.
   void Stop();
+  // Messages released unsettled so far. Final after Stop(): a worker releases
+  // what its cancelled handler left after AbandonAll has returned.
+  uint64_t abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
 
   int waiting_lanes() const { return scheduler_.waiting_lanes(); }
 
@@ -89,7 +99,7 @@ class Dispatcher {
     std::vector<uint32_t> completed_lanes;
     std::vector<InFlight*> dropped;
   };
-  void WorkerMain();
+  void WorkerMain(int index);
   // Runs one taken run of a lane; returns how many handler calls it made.
   size_t RunLane(const LaneScheduler::Taken& taken, TurnResult& turn);
   void SettleAll(std::vector<InFlight*>& settled);
@@ -104,6 +114,7 @@ class Dispatcher {
   DispatcherContext ctx_;
   InFlightPool pool_;  // before the scheduler and timer: outlives what they hold
   LaneScheduler scheduler_;
+  HandlerWatchdog watchdog_;  // before the timer, which scans it
   std::unique_ptr<RetryTimer> timer_;
   std::vector<Thread> workers_;
   std::atomic<uint64_t> round_robin_{0};

@@ -111,6 +111,11 @@ Result<std::unique_ptr<core::Subscription>> MakeSubscription(std::string_view to
   }
   sub->limiter =
       ops::RateLimiter::Make(rate, options.rate_burst.value_or(config.subscriber.rate_burst));
+  sub->handler_timeout = options.handler_timeout.value_or(config.subscriber.handler_timeout);
+  if (sub->handler_timeout.count() < 0) {
+    return InvalidArgument("subscribe to " + std::string(topic) + ": handler_timeout " +
+                           std::to_string(sub->handler_timeout.count()) + "ns is negative");
+  }
   return sub;
 }
 

@@ -24,7 +24,8 @@ struct Subscription {
   Ordering ordering = Ordering::kPerKey;
   RetryPolicy retry;
   std::string dead_letter_topic;
-  std::shared_ptr<ops::RateLimiter> limiter;  // handler dispatch rate; null = unlimited
+  std::shared_ptr<ops::RateLimiter> limiter;    // handler dispatch rate; null = unlimited
+  std::chrono::nanoseconds handler_timeout{0};  // 0 = none (HandlerWatchdog)
 };
 
 struct InFlight {

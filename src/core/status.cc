@@ -36,6 +36,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "NotImplemented";
     case ErrorCode::kInternal:
       return "Internal";
+    case ErrorCode::kPermanent:
+      return "Permanent";
   }
   return "Unknown";
 }
