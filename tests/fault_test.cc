@@ -36,7 +36,8 @@ TEST_F(FaultTest, FailingDeadLetterPublishBlocksTheLaneAndNeverSkips) {
   std::vector<Status> alerts;
   switches_->SetFailSuffix(".dlq");
   auto bus = NewFaultyBus(config);
-  bus->SetErrorCallback([&](const Status& s) { signal.Update([&] { alerts.push_back(s); }); });
+  ASSERT_OK(
+      bus->SetErrorCallback([&](const Status& s) { signal.Update([&] { alerts.push_back(s); }); }));
   ASSERT_TRUE(bus->Subscribe(topic,
                              [&](const Record& r, const Delivery&) {
                                if (r.payload == "bad")

@@ -60,7 +60,8 @@ TEST_F(KafkaFaultTest, FatalProducerErrorFailsPublishesWithTheCause) {
     ASSERT_NE(bus, nullptr);
     Signal signal;
     std::vector<Status> errors;
-    bus->SetErrorCallback([&](const Status& s) { signal.Update([&] { errors.push_back(s); }); });
+    ASSERT_OK(bus->SetErrorCallback(
+        [&](const Status& s) { signal.Update([&] { errors.push_back(s); }); }));
     Signal done;
     std::optional<Status> completion;
     Record r;

@@ -389,9 +389,9 @@ TEST_F(NatsRestartTest, ServerRestartLosesNothingAndEveryPublishCompletes) {
   std::set<std::pair<std::string, int64_t>> stored;     // acked OK: must be handled
   int failed = 0;
   auto consumer = NewBus(config_);
-  consumer->SetErrorCallback([&](const Status& s) {
+  ASSERT_OK(consumer->SetErrorCallback([&](const Status& s) {
     errors.signal.Update([&] { errors.messages.push_back(s.message()); });
-  });
+  }));
   ASSERT_OK(consumer->SubscribeEnvelope(topic, [&](const Envelope& e, const Delivery&) {
     signal.Update([&] { handled[e.aggregate_id].push_back(e.event_version); });
     return Status();
@@ -486,16 +486,16 @@ TEST_F(NatsRestartTest, DisconnectAndReconnectReachTheBusAndTheCensus) {
   std::vector<bool> states;  // connection callback, in order
   int handled = 0;
   auto bus = NewBus(config_);
-  bus->SetErrorCallback([&](const Status& s) {
+  ASSERT_OK(bus->SetErrorCallback([&](const Status& s) {
     errors.signal.Update([&] { errors.messages.push_back(s.message()); });
-  });
-  bus->SetConnectionCallback([&](const ConnectionEvent& e) {
+  }));
+  ASSERT_OK(bus->SetConnectionCallback([&](const ConnectionEvent& e) {
     signal.Update([&] {
       EXPECT_EQ(e.transport, "nats");
       EXPECT_EQ(e.connected, e.reason.ok()) << e.reason.ToString();
       states.push_back(e.connected);
     });
-  });
+  }));
   ASSERT_OK(bus->Subscribe(topic, [&](const Record&, const Delivery&) {
     signal.Update([&] { ++handled; });
     return Status();

@@ -31,7 +31,7 @@ TEST_F(OpsBacklogTest, LagRisesWhileBlockedStallIsReportedAndBothClear) {
   auto created = EventBus::Create(config);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   std::unique_ptr<EventBus> bus = std::move(created).value();
-  bus->SetBacklogCallback(Collect());
+  ASSERT_OK(bus->SetBacklogCallback(Collect()));
   ASSERT_OK(bus->Subscribe("orders", [&](const Record&, const Delivery& d) {
     return gate.Pass(d.cancel) ? Status() : Status(ErrorCode::kCancelled, "closing");
   }));
@@ -86,7 +86,7 @@ TEST_F(OpsBacklogTest, OutstandingPublishesArePublisherBacklog) {
       config, std::make_unique<FaultTransport>(transport::NewMemoryTransport(config), switches));
   ASSERT_TRUE(created.ok());
   std::unique_ptr<EventBus> bus = std::move(created).value();
-  bus->SetBacklogCallback(Collect());
+  ASSERT_OK(bus->SetBacklogCallback(Collect()));
   ASSERT_OK(bus->Start());  // publish-only, yet the backlog callback needs the ops thread
   EXPECT_EQ(bus->census().ByComponent()["ops"], 1u);
   switches->hold_completions = true;

@@ -61,11 +61,11 @@ TEST_F(OpsConnectionTest, StateChangesReachTheCallback) {
   ASSERT_TRUE(created.ok());
   std::unique_ptr<EventBus> bus = std::move(created).value();
   std::vector<ConnectionEvent> events;
-  bus->SetConnectionCallback([&](const ConnectionEvent& e) {
+  ASSERT_OK(bus->SetConnectionCallback([&](const ConnectionEvent& e) {
     // Off-lock: calling back into the bus must not deadlock.
     EXPECT_EQ(bus->health().connected, e.connected);
     events.push_back(e);
-  });
+  }));
   ASSERT_OK(bus->Start());
   flaky->Set(false);
   EXPECT_FALSE(bus->health().healthy);
@@ -95,8 +95,8 @@ TEST_F(OpsConnectionTest, ReportsFromBeforeStartReachTheCallbacksAtStart) {
   std::unique_ptr<EventBus> bus = std::move(created).value();
   std::vector<ConnectionEvent> events;
   std::vector<Status> errors;
-  bus->SetConnectionCallback([&](const ConnectionEvent& e) { events.push_back(e); });
-  bus->SetErrorCallback([&](const Status& s) { errors.push_back(s); });
+  ASSERT_OK(bus->SetConnectionCallback([&](const ConnectionEvent& e) { events.push_back(e); }));
+  ASSERT_OK(bus->SetErrorCallback([&](const Status& s) { errors.push_back(s); }));
   EXPECT_FALSE(bus->health().connected);
   EXPECT_TRUE(events.empty());
   ASSERT_OK(bus->Start());
@@ -144,8 +144,8 @@ TEST_F(OpsConnectionTest, KafkaReportsAllBrokersDown) {
   auto created = EventBus::Create(config);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   std::unique_ptr<EventBus> bus = std::move(created).value();
-  bus->SetErrorCallback([](const Status&) {});  // expected errors: keep stderr quiet
-  ASSERT_OK(bus->Start());                      // publish-only
+  ASSERT_OK(bus->SetErrorCallback([](const Status&) {}));  // expected errors: keep stderr quiet
+  ASSERT_OK(bus->Start());                                 // publish-only
   // The state flips first, then the hook reports it: wait for both.
   ASSERT_TRUE(Eventually(
       [&] { return !bus->health().connected && bus->stats().connection_changes >= 1; }, 10s));

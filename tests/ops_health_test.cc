@@ -84,9 +84,9 @@ TEST_F(OpsHealthTest, AlertFiresWhenThePublisherStopsAndClearsWhenItResumes) {
   std::vector<HealthAlert> alerts;
   auto monitor_bus = EventBus::Create(HealthConfig(broker, false, true));
   ASSERT_TRUE(monitor_bus.ok());
-  (*monitor_bus)->SetHealthAlertCallback([&](const HealthAlert& a) {
+  ASSERT_OK((*monitor_bus)->SetHealthAlertCallback([&](const HealthAlert& a) {
     signal.Update([&] { alerts.push_back(a); });
-  });
+  }));
   ASSERT_OK((*monitor_bus)->Start());
   auto publisher = Started(HealthConfig(broker, true, false));
   ASSERT_NE(publisher, nullptr);

@@ -26,6 +26,13 @@
     ASSERT_TRUE(evbus_status_.ok()) << #expr << ": " << evbus_status_.ToString(); \
   } while (0)
 
+// Like ASSERT_OK, without returning from the test.
+#define EXPECT_OK(expr)                                                           \
+  do {                                                                            \
+    const ::evbus::Status evbus_status_ = (expr);                                 \
+    EXPECT_TRUE(evbus_status_.ok()) << #expr << ": " << evbus_status_.ToString(); \
+  } while (0)
+
 namespace evbus::test {
 
 using namespace std::chrono_literals;

@@ -106,12 +106,20 @@ struct Health {
 class EVBUS_EXPORT EventBus {
  public:
   // Validates `config` (ValidateConfig) and connects the transport's producer.
-  // Starts no thread of its own until Start().
+  // Threads: the engine's (workers, consumer loop, retry timer) and the ops
+  // thread start only in Start(). Connecting the producer starts the client's
+  // own threads: on Kafka librdkafka's and evbus's delivery-report poller
+  // "evb-kprod", on NATS cnats's connection threads; memory starts none. All
+  // are in the census under this bus's id() and are joined by Close().
   // Errors: InvalidArgument (config), Unavailable (transport), NotImplemented
   // (a transport not built into this version).
   static Result<std::unique_ptr<EventBus>> Create(const Config& config);
 
   // Closes with config.close_timeout if Close() was not called.
+  // REQUIRES: not destroyed on one of this bus's own handler threads. If it
+  // is, the destructor cannot wait for that thread: it returns at once, and
+  // a thread "evb-reaper" (census owner "reaper") closes the bus once the
+  // handler has returned, then frees it and ends.
   ~EventBus();
   EventBus(const EventBus&) = delete;
   EventBus& operator=(const EventBus&) = delete;
@@ -160,29 +168,43 @@ class EVBUS_EXPORT EventBus {
   Result<CloseReport> Close();
   Result<CloseReport> Close(std::chrono::milliseconds timeout);
 
-  // Called for asynchronous problems (see ErrorCallback). Set before Start()
-  // (or, on a publish-only bus that is never started, before the first
-  // publish): what the transport reported since Create() is held until then
-  // and reaches this callback, and the connection callback, first.
-  void SetErrorCallback(ErrorCallback callback);
+  // Callbacks. Each setter works only before Start() (the error, connection
+  // and publish result callbacks also only before the first publish) and
+  // returns FailedPrecondition later, naming the callback; nothing is ever
+  // silently not called. A callback runs on an evbus or client thread, never
+  // under an internal lock, and may call back into the bus (not Close() from
+  // a handler thread); keep it short. Its arguments live only for the call.
+  //
+  // Which thread calls what:
+  //   handlers                   "evb-work-N" (every transport)
+  //   PublishCallback, results   memory: inside Publish(), on the caller's thread;
+  //                              Kafka: "evb-kprod"; NATS: cnats's ack thread;
+  //                              with kClosed, the thread calling Close()
+  //   ErrorCallback              workers (dead-letter failures), "evb-poll"
+  //                              (consumer), the transport's threads
+  //   ConnectionCallback         the transport's threads (librdkafka, cnats)
+  //   Backlog / HealthAlert      "evb-ops"
+
+  // Asynchronous problems (see ErrorCallback). What the transport reported
+  // since Create() is held until Start() or the first publish and reaches this
+  // callback, and the connection callback, first.
+  Status SetErrorCallback(ErrorCallback callback);
 
   // Outbox relays: `callback` receives one PublishResult per accepted publish
   // (event id, topic, aggregate id, event type, outcome, time) — once the
   // broker acknowledged the record (status OK), or with the error; publishes
   // still pending at Close() complete with kClosed before Close() returns.
   // Exactly one result per publish that returned OK, none for one that
-  // returned an error. Runs on the completing thread; keep it short (hand the
-  // result to a bounded queue of your own if it must do I/O).
-  // REQUIRES: called before Start() and before the first publish.
-  // Errors: FailedPrecondition (too late).
+  // returned an error. Hand the result to a bounded queue of your own if it
+  // must do I/O.
   Status SetPublishResultCallback(PublishCallback callback);
-  // Called on every connection state change of the transport. Set before Start().
-  void SetConnectionCallback(ConnectionCallback callback);
-  // Called when the bus goes into or out of backlog (see BacklogState). Set
-  // before Start(); backlog is checked every subscriber.backlog_interval.
-  void SetBacklogCallback(BacklogCallback callback);
-  // Called with health-check monitor alerts (health_check.monitor). Set before Start().
-  void SetHealthAlertCallback(HealthAlertCallback callback);
+  // Every connection state change of the transport.
+  Status SetConnectionCallback(ConnectionCallback callback);
+  // When the bus goes into or out of backlog (see BacklogState), checked
+  // every subscriber.backlog_interval.
+  Status SetBacklogCallback(BacklogCallback callback);
+  // Health-check monitor alerts (health_check.monitor).
+  Status SetHealthAlertCallback(HealthAlertCallback callback);
 
   // The last backlog sample (empty partitions before the first one). Lag is
   // sampled (a broker round trip on Kafka and NATS) only while a backlog

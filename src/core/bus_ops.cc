@@ -9,26 +9,48 @@
 
 namespace evbus {
 
-Status EventBus::Impl::SetPublishResultCallback(PublishCallback callback) {
+// Every callback is set before Start(); the error and connection callbacks
+// also before the first publish, when the transport's held reports go out.
+Status EventBus::Impl::CheckCallbackSetLocked(std::string_view what, bool before_publish) const {
   if (state() != BusState::kCreated) {
-    return FailedPrecondition("the publish result callback must be set before Start()");
+    return FailedPrecondition(std::string(what) + " must be set before Start(); the bus is " +
+                              std::string(ToString(state())));
+  }
+  if (before_publish && relay_open_.load(std::memory_order_acquire)) {
+    return FailedPrecondition(std::string(what) +
+                              " must be set before the first publish, which delivered what the "
+                              "transport had reported until then");
+  }
+  return Status();
+}
+
+Status EventBus::Impl::SetPublishResultCallback(PublishCallback callback) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (Status s = CheckCallbackSetLocked("the publish result callback", true); !s.ok()) return s;
   }
   return publisher_.SetResultSink(std::move(callback));
 }
 
-void EventBus::Impl::SetConnectionCallback(ConnectionCallback callback) {
+Status EventBus::Impl::SetConnectionCallback(ConnectionCallback callback) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (Status s = CheckCallbackSetLocked("the connection callback", true); !s.ok()) return s;
   connection_callback_ = std::move(callback);
+  return Status();
 }
 
-void EventBus::Impl::SetBacklogCallback(BacklogCallback callback) {
+Status EventBus::Impl::SetBacklogCallback(BacklogCallback callback) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (Status s = CheckCallbackSetLocked("the backlog callback", false); !s.ok()) return s;
   backlog_callback_ = std::move(callback);
+  return Status();
 }
 
-void EventBus::Impl::SetHealthAlertCallback(HealthAlertCallback callback) {
+Status EventBus::Impl::SetHealthAlertCallback(HealthAlertCallback callback) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (Status s = CheckCallbackSetLocked("the health alert callback", false); !s.ok()) return s;
   health_alert_callback_ = std::move(callback);
+  return Status();
 }
 
 void EventBus::Impl::OnConnectionChange(bool connected, const Status& reason) {

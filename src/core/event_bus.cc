@@ -8,6 +8,7 @@
 
 #include "codec/envelope_headers.h"
 #include "core/event_bus_impl.h"
+#include "core/reaper.h"
 #include "core/testing.h"
 #include "core/thread.h"
 
@@ -63,7 +64,20 @@ Result<std::unique_ptr<EventBus>> CreateBusWithTransport(
 EventBus::EventBus(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 EventBus::~EventBus() {
-  if (impl_->state() != BusState::kClosed) {
+  if (core::Dispatcher::OnWorkerOf(impl_.get()) && impl_->state() != BusState::kClosed) {
+    // On one of this bus's handler threads Close would wait for itself: a
+    // reaper thread closes the bus once this handler has returned, then frees it.
+    const uint64_t id = impl_->id();
+    std::shared_ptr<Impl> impl = std::move(impl_);
+    core::Reap(id, [impl]() mutable {
+      Result<CloseReport> r = impl->Close(
+          std::chrono::duration_cast<std::chrono::milliseconds>(impl->config().close_timeout));
+      (void)r;
+      impl.reset();
+    });
+    return;
+  }
+  if (impl_ && impl_->state() != BusState::kClosed) {
     Result<CloseReport> r = impl_->Close(
         std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config().close_timeout));
     (void)r;
@@ -152,21 +166,20 @@ Result<CloseReport> EventBus::Close(std::chrono::milliseconds timeout) {
   return impl_->Close(timeout);
 }
 
-void EventBus::SetErrorCallback(ErrorCallback callback) {
-  impl_->SetErrorCallback(std::move(callback));
+Status EventBus::SetErrorCallback(ErrorCallback callback) {
+  return impl_->SetErrorCallback(std::move(callback));
 }
-
 Status EventBus::SetPublishResultCallback(PublishCallback callback) {
   return impl_->SetPublishResultCallback(std::move(callback));
 }
-void EventBus::SetConnectionCallback(ConnectionCallback callback) {
-  impl_->SetConnectionCallback(std::move(callback));
+Status EventBus::SetConnectionCallback(ConnectionCallback callback) {
+  return impl_->SetConnectionCallback(std::move(callback));
 }
-void EventBus::SetBacklogCallback(BacklogCallback callback) {
-  impl_->SetBacklogCallback(std::move(callback));
+Status EventBus::SetBacklogCallback(BacklogCallback callback) {
+  return impl_->SetBacklogCallback(std::move(callback));
 }
-void EventBus::SetHealthAlertCallback(HealthAlertCallback callback) {
-  impl_->SetHealthAlertCallback(std::move(callback));
+Status EventBus::SetHealthAlertCallback(HealthAlertCallback callback) {
+  return impl_->SetHealthAlertCallback(std::move(callback));
 }
 BacklogState EventBus::backlog() const { return impl_->backlog(); }
 std::string EventBus::MetricsText() const { return impl_->MetricsText(); }
@@ -271,9 +284,11 @@ core::ConsumerLoop::Subscriptions EventBus::Impl::SubscriptionsLocked() const {
   return out;
 }
 
-void EventBus::Impl::SetErrorCallback(ErrorCallback callback) {
+Status EventBus::Impl::SetErrorCallback(ErrorCallback callback) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (Status s = CheckCallbackSetLocked("the error callback", true); !s.ok()) return s;
   error_callback_ = std::move(callback);
+  return Status();
 }
 
 void EventBus::Impl::ReportError(const Status& status) {

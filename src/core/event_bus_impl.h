@@ -43,11 +43,11 @@ class EventBus::Impl {
   Status Subscribe(std::unique_ptr<core::Subscription> sub);
   Status Start();
   Result<CloseReport> Close(std::chrono::milliseconds timeout);
-  void SetErrorCallback(ErrorCallback callback);
+  Status SetErrorCallback(ErrorCallback callback);
   Status SetPublishResultCallback(PublishCallback callback);
-  void SetConnectionCallback(ConnectionCallback callback);
-  void SetBacklogCallback(BacklogCallback callback);
-  void SetHealthAlertCallback(HealthAlertCallback callback);
+  Status SetConnectionCallback(ConnectionCallback callback);
+  Status SetBacklogCallback(BacklogCallback callback);
+  Status SetHealthAlertCallback(HealthAlertCallback callback);
 
   // True when publish results need event metadata (a result callback is set).
   bool wants_result_meta() const { return publisher_.has_result_sink(); }
@@ -85,6 +85,8 @@ class EventBus::Impl {
   // Lets the transport's reports reach this bus (held ones first): at
   // Start(), the first publish or Close(), whichever comes first. Idempotent.
   void OpenRelay();
+  // FailedPrecondition once a callback `what` may no longer be set. REQUIRES: mu_ held.
+  Status CheckCallbackSetLocked(std::string_view what, bool before_publish) const;
   ops::MetricsInput CollectMetrics() const;
 
   const Config config_;

@@ -1,0 +1,101 @@
+// Promises of event_bus.h that no other suite covers: every callback setter
+// behaves alike (works before Start, FailedPrecondition after), and a bus
+// destroyed on one of its own handler threads neither crashes nor hangs.
+
+#include "test_support.h"
+
+namespace evbus::test {
+namespace {
+
+class BusContractTest : public BusTest {
+ protected:
+  void TearDown() override { ExpectThreadsAtBaseline(); }
+};
+
+// Calls every setter of `bus` with a no-op callback; returns their statuses.
+std::vector<std::pair<std::string, Status>> SetEveryCallback(EventBus& bus) {
+  return {
+      {"error", bus.SetErrorCallback([](const Status&) {})},
+      {"publish result", bus.SetPublishResultCallback([](const PublishResult&) {})},
+      {"connection", bus.SetConnectionCallback([](const ConnectionEvent&) {})},
+      {"backlog", bus.SetBacklogCallback([](const BacklogState&) {})},
+      {"health alert", bus.SetHealthAlertCallback([](const HealthAlert&) {})},
+  };
+}
+
+TEST_F(BusContractTest, EverySetterWorksBeforeStartAndFailsAfter) {
+  auto bus = EventBus::Create(MemoryConfig(UniqueName("setters")));
+  ASSERT_TRUE(bus.ok());
+  for (const auto& [name, status] : SetEveryCallback(**bus)) {
+    EXPECT_TRUE(status.ok()) << name << ": " << status.ToString();
+  }
+  ASSERT_OK((*bus)->Subscribe("t", [](const Record&, const Delivery&) { return Status(); }));
+  ASSERT_OK((*bus)->Start());
+  for (const auto& [name, status] : SetEveryCallback(**bus)) {
+    EXPECT_EQ(status.code(), ErrorCode::kFailedPrecondition) << name;
+    EXPECT_NE(status.message().find("the " + name + " callback must be set before Start()"),
+              std::string::npos)
+        << status.ToString();
+  }
+  ASSERT_TRUE((*bus)->Close().ok());
+  for (const auto& [name, status] : SetEveryCallback(**bus)) {
+    EXPECT_EQ(status.code(), ErrorCode::kFailedPrecondition) << name << " after Close";
+  }
+}
+
+TEST_F(BusContractTest, OnAPublishOnlyBusTheFirstPublishIsTheLastChanceForReportCallbacks) {
+  auto bus = EventBus::Create(MemoryConfig(UniqueName("setters-publish")));
+  ASSERT_TRUE(bus.ok());
+  Record r;
+  r.topic = "t";
+  ASSERT_OK((*bus)->Publish(r));
+  // The held transport reports went out with the first publish.
+  EXPECT_EQ((*bus)->SetErrorCallback([](const Status&) {}).code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ((*bus)->SetConnectionCallback([](const ConnectionEvent&) {}).code(),
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ((*bus)->SetPublishResultCallback([](const PublishResult&) {}).code(),
+            ErrorCode::kFailedPrecondition);
+  // Still before Start(): these take effect when it runs.
+  EXPECT_OK((*bus)->SetBacklogCallback([](const BacklogState&) {}));
+  EXPECT_OK((*bus)->SetHealthAlertCallback([](const HealthAlert&) {}));
+  ASSERT_TRUE((*bus)->Close().ok());
+}
+
+TEST_F(BusContractTest, DestroyedFromItsOwnHandlerClosesOnAReaperThread) {
+  auto created = EventBus::Create(MemoryConfig(UniqueName("self-destroy")));
+  ASSERT_TRUE(created.ok());
+  std::unique_ptr<EventBus> bus = std::move(created).value();
+  const uint64_t id = bus->id();
+  Signal signal;
+  bool destroyed = false;
+  std::chrono::steady_clock::duration destroy_took{};
+  ASSERT_OK(bus->Subscribe("t", [&](const Record&, const Delivery&) {
+    std::unique_ptr<EventBus> mine;
+    signal.Update([&] { mine = std::move(bus); });
+    if (mine) {  // the first message destroys the bus, on this handler's thread
+      const auto start = std::chrono::steady_clock::now();
+      mine.reset();  // must return: it cannot wait for the thread it runs on
+      signal.Update([&] {
+        destroy_took = std::chrono::steady_clock::now() - start;
+        destroyed = true;
+      });
+    }
+    return Status();
+  }));
+  ASSERT_OK(bus->Start());
+  for (int i = 0; i < 10; ++i) {
+    Record r;
+    r.topic = "t";
+    r.key = "k" + std::to_string(i);
+    ASSERT_OK(bus->Publish(std::move(r)));
+  }
+  ASSERT_TRUE(signal.WaitUntil([&] { return destroyed; }));
+  EXPECT_LT(destroy_took, 1s);
+  // The reaper closes the bus once the handler has returned, and ends.
+  EXPECT_TRUE(Eventually([&] {
+    return TakeCensus().CountForBus(id) == 0 && CountProcessThreads() == baseline_threads_;
+  })) << TakeCensus().ToTable();
+}
+
+}  // namespace
+}  // namespace evbus::test
