@@ -117,14 +117,38 @@ TEST(CliUsage, BadValuesExit2AndNameTheFlag) {
   }
 }
 
-TEST(CliUsage, BadConfigValueExits2AndNamesTheKey) {
-  CliRun r = RunCli("topics --config " + TempFile("cli-config", "subscriber:\n  window: 0\n"));
-  EXPECT_EQ(r.code, 2) << r.out;
-  EXPECT_NE(r.out.find("subscriber.window"), std::string::npos) << r.out;
+// A bad configuration is the caller's input: usage error (2) in every
+// command that takes --config, named by its key; an unknown key by its path.
+TEST(CliUsage, BadConfigExits2InEveryCommandAndNamesTheKey) {
+  const std::string bad_value = TempFile("cli-config", "subscriber:\n  window: 0\n");
+  const std::string unknown_key = TempFile("cli-config", "subscriber:\n  windw: 10\n");
+  for (const char* command :
+       {"pub orders --aggregate a-1 '{\"payload\":{}}'", "sub orders --count 1", "tail orders",
+        "topics", "lag --group g", "census", "bench seed --events 10", "demo --events 10",
+        "script", "config", "config --effective"}) {
+    for (const auto& [file, key] : {std::pair{bad_value, std::string("subscriber.window")},
+                                    std::pair{unknown_key, std::string("subscriber.windw")}}) {
+      CliRun r = RunCli(std::string(command) + " --config " + file);
+      EXPECT_EQ(r.code, 2) << command << "\n" << r.out;
+      EXPECT_NE(r.out.find(key), std::string::npos) << command << "\n" << r.out;
+    }
+  }
+  CliRun positional = RunCli("config " + bad_value);  // evbus config FILE, as before
+  EXPECT_EQ(positional.code, 2) << positional.out;
+  CliRun missing = RunCli("config --config /nonexistent/evbus.yaml");
+  EXPECT_EQ(missing.code, 2) << missing.out;
+  EXPECT_NE(missing.out.find("/nonexistent/evbus.yaml"), std::string::npos) << missing.out;
+}
+
+TEST(CliUsage, VersionPrintsTheLibraryVersion) {
+  CliRun r = RunCli("--version");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "evbus " EVBUS_VERSION_STRING "\n");
 }
 
 TEST(CliUsage, EveryCommandHasHelpWithExamples) {
-  for (const char* command : {"pub", "sub", "tail", "topics", "census", "bench", "script"}) {
+  for (const char* command :
+       {"pub", "sub", "tail", "topics", "census", "bench", "script", "demo", "lag", "config"}) {
     CliRun r = RunCli(std::string(command) + " --help");
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_NE(r.out.find("Examples:"), std::string::npos) << command << "\n" << r.out;

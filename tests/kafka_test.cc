@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "conformance.h"
@@ -184,6 +185,49 @@ TEST_F(KafkaTest, ListTopicsShowsTopicsWithTheirPartitions) {
     }
   }
   EXPECT_EQ(ours, (std::vector<std::string>{a, b})) << "both, in name order";
+}
+
+// The first publish to a missing topic asserts it under topic_strategy, as
+// Start() does for subscribed topics: created with kafka.topic_partitions
+// (not the broker's auto-created single partition), or refused by name.
+TEST_F(KafkaTest, FirstPublishToAMissingTopicFollowsTheTopicStrategy) {
+  Config config = config_;
+  config.kafka.topic_partitions = 3;
+  const std::string created = unique_ + "-first-publish";
+  {
+    std::unique_ptr<EventBus> bus = NewBus(config);
+    ASSERT_NE(bus, nullptr);
+    Signal signal;
+    std::optional<Status> done;
+    Record r;
+    r.topic = created;
+    r.key = "k";
+    ASSERT_OK(bus->Publish(r, [&](const PublishResult& pr) {
+      signal.Update([&] { done = pr.status; });
+    }));
+    ASSERT_TRUE(signal.WaitUntil([&] { return done.has_value(); }));
+    EXPECT_TRUE(done->ok()) << done->ToString();
+    ASSERT_TRUE(bus->Close().ok());
+  }
+  Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config, 0);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  Result<transport::TopicInfo> info = (*t)->DescribeTopic(created);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->partitions, 3);
+
+  config.topic_strategy = TopicStrategy::kValidateOnly;
+  std::unique_ptr<EventBus> strict = NewBus(config);
+  ASSERT_NE(strict, nullptr);
+  Record missing;
+  missing.topic = unique_ + "-never-created";
+  const Status s = strict->Publish(missing);
+  EXPECT_EQ(s.code(), ErrorCode::kNotFound) << s.ToString();
+  EXPECT_NE(s.message().find(missing.topic), std::string::npos) << s.ToString();
+  Record existing;
+  existing.topic = created;
+  EXPECT_OK(strict->Publish(existing));  // exists with the expected 3 partitions
+  ASSERT_TRUE(strict->Close().ok());
+  EXPECT_EQ((*t)->DescribeTopic(missing.topic).status().code(), ErrorCode::kNotFound);
 }
 
 TEST_F(KafkaTest, UnknownLibrdkafkaPropertyIsRejectedByName) {

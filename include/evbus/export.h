@@ -19,7 +19,7 @@
 #define EVBUS_EXPORT __declspec(dllimport)
 #endif
 #else
-#define EVBUS_EXPORT __attribute__((visibility("default")))
+#define EVBUS_EXPORT [[gnu::visibility("default")]]
 #endif
 #else
 #define EVBUS_EXPORT

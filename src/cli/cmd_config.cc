@@ -16,7 +16,8 @@ void RegisterConfig(CLI::App& app, Action& run) {
       "effective configuration with secrets masked.\nExamples:\n  evbus config --effective "
       "examples/evbus.yaml\n  EVBUS_SUBSCRIBER_WORKERS=4 evbus config --effective "
       "examples/evbus.yaml");
-  cmd->add_option("FILE", *file, "YAML configuration file (omit for the defaults)");
+  cmd->add_option("FILE,--config", *file, "YAML configuration file (omit for the defaults)")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--effective", *effective, "Print the effective configuration");
   cmd->callback([&run, file, effective] {
     run = [file, effective] {
@@ -25,17 +26,17 @@ void RegisterConfig(CLI::App& app, Action& run) {
         Result<Config> loaded = LoadConfigFile(*file);
         if (!loaded.ok()) {
           std::fprintf(stderr, "evbus config: %s\n", loaded.status().ToString().c_str());
-          return kExitRuntime;
+          return kExitUsage;  // the configuration is the caller's input
         }
         config = *loaded;
       }
       if (Status s = ApplyEnvOverrides(config); !s.ok()) {
         std::fprintf(stderr, "evbus config: %s\n", s.ToString().c_str());
-        return kExitRuntime;
+        return kExitUsage;  // the configuration is the caller's input
       }
       if (Status s = ValidateConfig(config); !s.ok()) {
         std::fprintf(stderr, "evbus config: %s\n", s.ToString().c_str());
-        return kExitRuntime;
+        return kExitUsage;  // the configuration is the caller's input
       }
       if (*effective) {
         std::fputs(FormatConfigYaml(config).c_str(), stdout);

@@ -16,12 +16,9 @@
 namespace evbus::cli {
 namespace {
 
-int Run(const WorkloadOptions& base, const std::string& config_file) {
+int Run(const WorkloadOptions& base, const ConnectionFlags& connection) {
   WorkloadOptions o = base;
-  if (Status s = LoadCliConfig(config_file, o.config); !s.ok()) {
-    std::fprintf(stderr, "evbus demo: %s\n", s.ToString().c_str());
-    return kExitRuntime;
-  }
+  if (!LoadOrPrint(connection, "demo", o.config)) return kExitUsage;
   // Kafka and NATS keep topics and group offsets: each run gets its own.
   const std::string run =
       o.config.transport == TransportKind::kMemory
@@ -69,7 +66,7 @@ int Run(const WorkloadOptions& base, const std::string& config_file) {
 
 void RegisterDemo(CLI::App& app, Action& run) {
   auto opts = std::make_shared<WorkloadOptions>();
-  auto config_file = std::make_shared<std::string>();
+  auto connection = std::make_shared<ConnectionFlags>();
   auto workers = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand(
       "demo",
@@ -88,11 +85,11 @@ void RegisterDemo(CLI::App& app, Action& run) {
   cmd->add_option("--workers", *workers, "Worker threads (0 = hardware threads)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("--config", *config_file, "YAML configuration file")->check(CLI::ExistingFile);
-  cmd->callback([&run, opts, config_file, workers] {
-    run = [opts, config_file, workers] {
+  connection->Add(cmd);
+  cmd->callback([&run, opts, connection, workers] {
+    run = [opts, connection, workers] {
       if (*workers > 0) opts->config.subscriber.workers = *workers;
-      return Run(*opts, *config_file);
+      return Run(*opts, *connection);
     };
   });
 }

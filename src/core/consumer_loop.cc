@@ -136,7 +136,7 @@ void ConsumerLoop::Run() {
   }
   revoke_deadline_ = deadline;
   closing_ = true;
-  // BROKEN: CommitFrontier(/*synchronous=*/true);
+  CommitFrontier(/*synchronous=*/true);
   if (Status s = consumer_->Close(deadline); !s.ok()) report_error_(s);
   for (auto& [tp, p] : partitions_) p->Abandon();
   partitions_.clear();
@@ -297,7 +297,7 @@ void ConsumerLoop::OnRevoked(const std::vector<transport::TopicPartition>& parti
                                               " lost; its in-flight work is dropped uncommitted"));
     } else {
       if (!p.WaitIdle(deadline)) p.Abandon();  // too slow: redelivered to the next owner
-      // BROKEN: Commit({&p}, /*synchronous=*/true);
+      Commit({&p}, /*synchronous=*/true);
     }
     partitions_.erase(it);
   }

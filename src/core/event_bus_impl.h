@@ -26,7 +26,8 @@
 
 namespace evbus {
 
-class EventBus::Impl {
+// Hidden in a shared libevbus, though nested in the exported EventBus.
+class [[gnu::visibility("hidden")]] EventBus::Impl {
  public:
   Impl(const Config& config, uint64_t id, size_t threads_at_create,
        std::unique_ptr<transport::Transport> transport,

@@ -35,8 +35,10 @@ void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
 }  // namespace
 
 Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Config& config,
-                                                             KafkaShared* shared, uint64_t bus_id) {
+                                                             KafkaShared* shared, uint64_t bus_id,
+                                                             EnsureTopicFn ensure_topic) {
   std::unique_ptr<KafkaProducer> p(new KafkaProducer(shared));
+  p->ensure_topic_ = std::move(ensure_topic);
   Result<Handle> h =
       NewHandle(config, Role::kProducer, shared, bus_id, p.get(), [](rd_kafka_conf_t* conf) {
         rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
@@ -49,14 +51,25 @@ Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Config& confi
   return p;
 }
 
-rd_kafka_topic_t* KafkaProducer::TopicHandle(const std::string& topic) {
+Result<rd_kafka_topic_t*> KafkaProducer::TopicHandle(const std::string& topic) {
   {
     std::lock_guard<std::mutex> lock(topics_mu_);
     auto it = topics_.find(topic);
     if (it != topics_.end()) return it->second;
   }
+  // First record to this topic. A broker that cannot be asked now (down,
+  // slow) does not fail the publish: librdkafka holds the record until it is back.
+  if (ensure_topic_) {
+    Status ensured = ensure_topic_(topic);
+    if (!ensured.ok() && ensured.code() != ErrorCode::kUnavailable &&
+        ensured.code() != ErrorCode::kTimeout) {
+      return ensured;
+    }
+  }
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
-  if (rkt == nullptr) return nullptr;
+  if (rkt == nullptr) {
+    return FromKafka(rd_kafka_last_error(), "produce to " + topic + ": topic handle");
+  }
   // Off-lock: a metadata round trip. Its result only fills librdkafka's
   // cache; an error (e.g. broker down) is reported by the delivery instead.
   const rd_kafka_metadata_t* md = nullptr;
@@ -86,10 +99,9 @@ Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
   std::shared_lock<std::shared_mutex> use(use_mu_);
   if (destroyed_) return Closed("kafka producer is closed");
   if (Status fatal = shared_->Fatal(); !fatal.ok()) return fatal;
-  rd_kafka_topic_t* rkt = TopicHandle(record.topic);
-  if (rkt == nullptr) {
-    return FromKafka(rd_kafka_last_error(), "produce to " + record.topic + ": topic handle");
-  }
+  Result<rd_kafka_topic_t*> handle = TopicHandle(record.topic);
+  if (!handle.ok()) return handle.status();
+  rd_kafka_topic_t* rkt = *handle;
   rd_kafka_headers_t* headers = nullptr;
   if (!record.headers.empty()) {
     headers = rd_kafka_headers_new(record.headers.size());

@@ -16,6 +16,7 @@
 #ifndef EVBUS_TRANSPORT_KAFKA_KAFKA_PRODUCER_H_
 #define EVBUS_TRANSPORT_KAFKA_KAFKA_PRODUCER_H_
 
+#include <functional>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -31,8 +32,14 @@ namespace evbus::transport::kafka {
 
 class KafkaProducer final : public Producer {
  public:
+  // Asserts a topic under topic_strategy (creating it under create_if_missing).
+  using EnsureTopicFn = std::function<Status(const std::string& topic)>;
+
+  // `ensure_topic` runs before the first record to each topic: without it the
+  // broker would auto-create a missing topic with its own partition count.
   static Result<std::unique_ptr<KafkaProducer>> Create(const Config& config, KafkaShared* shared,
-                                                       uint64_t bus_id);
+                                                       uint64_t bus_id,
+                                                       EnsureTopicFn ensure_topic);
   ~KafkaProducer() override { Close(Clock::now()); }
 
   Status Produce(Record&& record, DeliveryCallback done) override;
@@ -44,12 +51,14 @@ class KafkaProducer final : public Producer {
 
   explicit KafkaProducer(KafkaShared* shared) : shared_(shared) {}
   void PollLoop();
-  // The kept handle for `topic` (new ones primed with metadata); null if
-  // librdkafka refuses the name. Never blocks under topics_mu_.
-  rd_kafka_topic_t* TopicHandle(const std::string& topic);
+  // The kept handle for `topic`: a new one is asserted (ensure_topic_) and
+  // primed with metadata. Errors: the assertion's (e.g. NotFound under
+  // validate_only), or librdkafka refusing the name. Never blocks under topics_mu_.
+  Result<rd_kafka_topic_t*> TopicHandle(const std::string& topic);
   void DestroyTopicHandles();
 
   KafkaShared* shared_;
+  EnsureTopicFn ensure_topic_;
   Handle handle_;
   std::shared_mutex use_mu_;  // Produce shares it; Close takes it to destroy
   bool destroyed_ = false;    // guarded by use_mu_

@@ -30,7 +30,13 @@ class KafkaTransport final : public Transport {
   bool connected() const override { return shared_.connected.load(); }
 
   Result<std::unique_ptr<Producer>> CreateProducer() override {
-    auto p = kafka::KafkaProducer::Create(config_, &shared_, bus_id_);
+    // The first publish to a topic may wait for the broker up to publisher.timeout.
+    const int wait_ms = static_cast<int>(std::clamp<int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.publisher.timeout).count(),
+        1, kAdminTimeoutMs));
+    auto p = kafka::KafkaProducer::Create(
+        config_, &shared_, bus_id_,
+        [this, wait_ms](const std::string& topic) { return EnsureTopicWithin(topic, wait_ms); });
     if (!p.ok()) return p.status();
     return std::unique_ptr<Producer>(std::move(p).value());
   }
@@ -44,11 +50,16 @@ class KafkaTransport final : public Transport {
   }
 
   Status EnsureTopic(const std::string& topic) override {
+    return EnsureTopicWithin(topic, kAdminTimeoutMs);
+  }
+
+  // EnsureTopic, each broker request waiting at most `timeout_ms`.
+  Status EnsureTopicWithin(const std::string& topic, int timeout_ms) {
     if (config_.topic_strategy == TopicStrategy::kSkip) return Status();
     // A short-lived handle: its threads are gone again before this returns.
     Result<Handle> admin = NewAdmin();
     if (!admin.ok()) return admin.status();
-    Result<int32_t> partitions = PartitionsOf(admin->get(), topic);
+    Result<int32_t> partitions = PartitionsOf(admin->get(), topic, timeout_ms);
     if (partitions.ok()) {
       return CheckTopicPartitions("kafka", topic, *partitions, config_.kafka.topic_partitions,
                                   "kafka.topic_partitions", config_.topic_strategy);
@@ -58,11 +69,11 @@ class KafkaTransport final : public Transport {
       return NotFound("kafka topic " + topic +
                       " does not exist (topic_strategy validate_only: create it first)");
     }
-    if (Status s = Create(admin->get(), topic); !s.ok()) return s;
+    if (Status s = Create(admin->get(), topic, timeout_ms); !s.ok()) return s;
     // Wait until the new topic is in the metadata every client will see.
-    const auto deadline = Clock::now() + std::chrono::milliseconds(kAdminTimeoutMs);
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
-      partitions = PartitionsOf(admin->get(), topic);
+      partitions = PartitionsOf(admin->get(), topic, timeout_ms);
       if (partitions.ok() || Clock::now() >= deadline) return partitions.status();
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the broker's metadata
     }
@@ -93,9 +104,9 @@ class KafkaTransport final : public Transport {
 
   // Every topic in the cluster's metadata with its partition count, sorted
   // (asking for all topics never auto-creates one). Errors: Unavailable.
-  Result<std::vector<TopicInfo>> AllTopics(rd_kafka_t* rk) {
+  Result<std::vector<TopicInfo>> AllTopics(rd_kafka_t* rk, int timeout_ms = kAdminTimeoutMs) {
     const rd_kafka_metadata_t* md = nullptr;
-    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, kAdminTimeoutMs);
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka::FromKafka(err, "kafka metadata");
     std::vector<TopicInfo> out;
     for (int i = 0; i < md->topic_cnt; ++i) {
@@ -114,8 +125,9 @@ class KafkaTransport final : public Transport {
   }
 
   // The partition count of `topic`. Errors: NotFound, Unavailable.
-  Result<int32_t> PartitionsOf(rd_kafka_t* rk, const std::string& topic) {
-    Result<std::vector<TopicInfo>> all = AllTopics(rk);
+  Result<int32_t> PartitionsOf(rd_kafka_t* rk, const std::string& topic,
+                               int timeout_ms = kAdminTimeoutMs) {
+    Result<std::vector<TopicInfo>> all = AllTopics(rk, timeout_ms);
     if (!all.ok()) return all.status();
     for (const TopicInfo& t : *all) {
       if (t.name == topic) return t.partitions;
@@ -123,7 +135,7 @@ class KafkaTransport final : public Transport {
     return NotFound("kafka topic " + topic + " does not exist");
   }
 
-  Status Create(rd_kafka_t* rk, const std::string& topic) {
+  Status Create(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
     char err[512];
     rd_kafka_NewTopic_t* nt =
         rd_kafka_NewTopic_new(topic.c_str(), config_.kafka.topic_partitions,
@@ -132,7 +144,7 @@ class KafkaTransport final : public Transport {
     QueuePtr queue(rd_kafka_queue_new(rk));
     rd_kafka_CreateTopics(rk, &nt, 1, nullptr, queue.get());
     rd_kafka_NewTopic_destroy(nt);
-    EventPtr ev(rd_kafka_queue_poll(queue.get(), kAdminTimeoutMs));
+    EventPtr ev(rd_kafka_queue_poll(queue.get(), timeout_ms));
     if (!ev) return Status(ErrorCode::kTimeout, "kafka create topic " + topic + ": no answer");
     if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return kafka::FromKafka(rd_kafka_event_error(ev.get()), "kafka create topic " + topic);
