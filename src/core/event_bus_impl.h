@@ -69,7 +69,7 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   core::ConsumerLoop::Subscriptions SubscriptionsLocked() const;
   CloseReport DoClose(std::chrono::milliseconds timeout);
 
-  // Operations (ops_wiring.cc).
+  // Operations (bus_ops.cc).
   // REQUIRES: mu_ held, before the engine starts. Creates the health-check
   // publisher and monitor (subscribing the monitor to its topic).
   Status SetUpHealthChecksLocked();
