@@ -23,6 +23,18 @@ std::vector<std::pair<std::string, Status>> SetEveryCallback(EventBus& bus) {
   };
 }
 
+// event_bus.h: Create() starts no engine thread; on memory, none at all.
+// (Kafka's client threads after Create: KafkaTest.LibrdkafkaThreadsAreInTheCensus...)
+TEST_F(BusContractTest, CreateStartsNoThreadOnMemoryAndStartOnlyWithSubscriptions) {
+  auto bus = EventBus::Create(MemoryConfig(UniqueName("create-threads")));
+  ASSERT_TRUE(bus.ok());
+  EXPECT_EQ(CountProcessThreads(), baseline_threads_);
+  EXPECT_EQ(TakeCensus().CountForBus((*bus)->id()), 0u);
+  ASSERT_OK((*bus)->Start());  // publish-only: still none
+  EXPECT_EQ(TakeCensus().CountForBus((*bus)->id()), 0u);
+  ASSERT_TRUE((*bus)->Close().ok());
+}
+
 TEST_F(BusContractTest, EverySetterWorksBeforeStartAndFailsAfter) {
   auto bus = EventBus::Create(MemoryConfig(UniqueName("setters")));
   ASSERT_TRUE(bus.ok());

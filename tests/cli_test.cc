@@ -29,10 +29,11 @@ struct CliRun {
   std::string out;  // stdout and stderr
 };
 
-// Runs `evbus ARGS` with `input` on stdin and waits for it to exit.
-CliRun RunCli(const std::string& args, const std::string& input = "") {
+// Runs `ENV evbus ARGS` with `input` on stdin and waits for it to exit.
+CliRun RunCli(const std::string& args, const std::string& input = "", const std::string& env = "") {
   const std::string in = TempFile("cli-stdin", input);
-  const std::string command = std::string(EVBUS_CLI_PATH) + " " + args + " <" + in + " 2>&1";
+  const std::string command =
+      env + " " + std::string(EVBUS_CLI_PATH) + " " + args + " <" + in + " 2>&1";
   CliRun run;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return run;
@@ -124,8 +125,8 @@ TEST(CliUsage, BadConfigExits2InEveryCommandAndNamesTheKey) {
   const std::string unknown_key = TempFile("cli-config", "subscriber:\n  windw: 10\n");
   for (const char* command :
        {"pub orders --aggregate a-1 '{\"payload\":{}}'", "sub orders --count 1", "tail orders",
-        "topics", "lag --group g", "census", "bench seed --events 10", "demo --events 10",
-        "script", "config", "config --effective"}) {
+        "topics", "lag --group g", "census", "bench seed --events 10", "demo --events 10", "script",
+        "config", "config --effective"}) {
     for (const auto& [file, key] : {std::pair{bad_value, std::string("subscriber.window")},
                                     std::pair{unknown_key, std::string("subscriber.windw")}}) {
       CliRun r = RunCli(std::string(command) + " --config " + file);
@@ -235,6 +236,17 @@ TEST(CliPubSub, RoundTripOnNats) {
   const char* url = std::getenv("EVBUS_NATS_URL");
   if (url == nullptr) GTEST_SKIP() << "EVBUS_NATS_URL is not set";
   RoundTripAcrossProcesses(std::string("--url ") + url);
+}
+
+// The one-line reproduction of a crash in the NATS producer's Close.
+TEST(CliPubSub, PubToAMissingNatsStreamUnderValidateOnlyExits1) {
+  const char* url = std::getenv("EVBUS_NATS_URL");
+  if (url == nullptr) GTEST_SKIP() << "EVBUS_NATS_URL is not set";
+  CliRun r = RunCli("pub " + UniqueName("nosuch") + " --url " + url +
+                        " --aggregate a-1 '{\"payload\":{\"x\":1}}'",
+                    "", "EVBUS_TOPIC_STRATEGY=validate_only");
+  EXPECT_EQ(r.code, 1) << r.out;  // 139 when it crashed
+  EXPECT_NE(r.out.find("NotFound"), std::string::npos) << r.out;
 }
 
 TEST(CliBench, SeedJsonCountsAddUpAndPlotsAreXml) {

@@ -83,6 +83,25 @@ class NatsTest : public ServerTest {
   }
 };
 
+// A stream that cannot be ensured before the first publish (validate_only and
+// a missing topic) fails that publish by name, and Close() still cleans up:
+// cnats's JetStream context had never published (it segfaulted in Close).
+TEST_F(NatsTest, PublishWhoseStreamCannotBeEnsuredFailsAndClosesCleanly) {
+  Config config = config_;
+  config.topic_strategy = TopicStrategy::kValidateOnly;
+  std::unique_ptr<EventBus> bus = NewBus(config);
+  ASSERT_NE(bus, nullptr);
+  Record r;
+  r.topic = unique_ + ".missing";
+  r.key = "a-1";
+  const Status s = bus->Publish(r);
+  EXPECT_EQ(s.code(), ErrorCode::kNotFound) << s.ToString();
+  EXPECT_NE(s.message().find("validate_only"), std::string::npos) << s.ToString();
+  auto report = bus->Close();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->status.ok()) << report->ToString();
+}
+
 TEST_F(NatsTest, RepublishedEventIdIsStoredOnce) {
   const std::string topic = unique_ + "-dedup";
   Signal signal;

@@ -170,8 +170,14 @@ class NatsProducer final : public Producer {
       js = std::exchange(js_, nullptr);
     }
     if (js != nullptr) {
+      // cnats 3.4 keeps its pending-publish map only from the first async
+      // publish on; asking a context that never published (its stream could
+      // not be ensured) dereferences the missing map.
       natsMsgList unacked{nullptr, 0};
-      if (js_PublishAsyncGetPendingList(&unacked, js) == NATS_OK) natsMsgList_Destroy(&unacked);
+      if (first_published_.load(std::memory_order_acquire) &&
+          js_PublishAsyncGetPendingList(&unacked, js) == NATS_OK) {
+        natsMsgList_Destroy(&unacked);
+      }
       jsCtx_Destroy(js);
     }
     // Whatever is left never got its ack: ours to complete, once.
