@@ -209,6 +209,59 @@ TEST_F(KafkaRestartTest, BrokerRestartLosesNothingAndEveryPublishCompletes) {
               static_cast<long long>(accepted), acked, errors.size());
 }
 
+// Close(timeout) returns by its deadline with the broker gone: a consuming
+// bus (and a producing one) whose broker was stopped before Close. The
+// report says what could not be done; no thread is left (the fixture's T1).
+TEST_F(KafkaRestartTest, CloseWithTheBrokerStoppedReturnsByItsDeadline) {
+  PrivateBroker broker;
+  Result<std::string> up = broker.Run("up");
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  Config config = config_;
+  config.kafka.brokers = {broker.address()};
+  config.kafka.properties["reconnect.backoff.max.ms"] = "500";
+  const std::string topic = unique_ + "-down";
+
+  Signal signal;
+  int handled = 0;
+  auto consumer = NewBus(config);
+  ASSERT_NE(consumer, nullptr);
+  ASSERT_OK(consumer->SetErrorCallback([](const Status&) {}));  // expected: broker down
+  ASSERT_OK(consumer->Subscribe(topic, [&](const Record&, const Delivery&) {
+    signal.Update([&] { ++handled; });
+    return Status();
+  }));
+  ASSERT_OK(consumer->Start());
+  auto producer = NewBus(config);
+  ASSERT_NE(producer, nullptr);
+  ASSERT_OK(producer->SetErrorCallback([](const Status&) {}));
+  for (int i = 0; i < 50; ++i) {
+    Record r;
+    r.topic = topic;
+    r.key = "k" + std::to_string(i % 5);
+    ASSERT_OK(producer->Publish(std::move(r)));
+  }
+  ASSERT_TRUE(signal.WaitUntil([&] { return handled == 50; }, 60s));
+
+  Result<std::string> down = broker.Run("down");
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  Record late;
+  late.topic = topic;
+  ASSERT_OK(producer->Publish(std::move(late)));  // queued; never acknowledged
+
+  for (auto* bus : {&consumer, &producer}) {
+    const auto start = std::chrono::steady_clock::now();
+    Result<CloseReport> report = (*bus)->Close(3s);
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(report.ok());
+    std::printf("close with the broker down: %lld ms; %s\n",
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
+                report->ToString().c_str());
+    EXPECT_LT(took, 4s) << report->ToString();
+    EXPECT_EQ(report->bus_threads_after_close, 0u);
+  }
+}
+
 }  // namespace
 }  // namespace evbus::test
 
