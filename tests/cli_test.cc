@@ -247,6 +247,7 @@ TEST(CliPubSub, PubToAMissingNatsStreamUnderValidateOnlyExits1) {
                     "", "EVBUS_TOPIC_STRATEGY=validate_only");
   EXPECT_EQ(r.code, 1) << r.out;  // 139 when it crashed
   EXPECT_NE(r.out.find("NotFound"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 published, 1 failed"), std::string::npos) << r.out;
 }
 
 TEST(CliBench, SeedJsonCountsAddUpAndPlotsAreXml) {

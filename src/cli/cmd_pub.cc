@@ -108,8 +108,10 @@ int Run(const PubOptions& p) {
   // Close flushes: every accepted publish has completed when it returns.
   Result<CloseReport> closed = (*bus)->Close();
   const int64_t ok = completions.ok();
+  // A refused publish stops the run: it counts as failed, what follows as not sent.
+  const int64_t refused = failed.ok() ? 0 : 1;
   std::fprintf(stderr, "evbus pub: %lld published, %lld failed\n", static_cast<long long>(ok),
-               static_cast<long long>(accepted - ok));
+               static_cast<long long>(accepted - ok + refused));
   if (!failed.ok()) std::fprintf(stderr, "evbus pub: %s\n", failed.ToString().c_str());
   if (!closed.ok()) std::fprintf(stderr, "evbus pub: %s\n", closed.status().ToString().c_str());
   return failed.ok() && closed.ok() && ok == accepted ? kExitOk : kExitRuntime;
