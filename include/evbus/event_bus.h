@@ -96,8 +96,9 @@ struct Health {
   BusState state = BusState::kCreated;
   std::string transport;  // "memory", "kafka", "nats"
   bool connected = false;
-  int blocked_lanes = 0;                   // lanes waiting on a failing dead-letter publish
-  int stalled_partitions = 0;              // see BacklogState (subscriber.stall_timeout)
+  int blocked_lanes = 0;       // lanes waiting: retry backoff, rate limit or a dead-letter publish
+                               // (unhealthy only while dead-letter publishes fail)
+  int stalled_partitions = 0;  // see BacklogState (subscriber.stall_timeout)
   HealthPublisherStatus health_publisher;  // running == false unless health_check.publish
   HealthMonitorStats health_monitor;       // running == false unless health_check.monitor
   std::string detail;                      // why not healthy, for people
