@@ -78,11 +78,21 @@ TEST_F(BusContractTest, DestroyedFromItsOwnHandlerClosesOnAReaperThread) {
   ASSERT_TRUE(created.ok());
   std::unique_ptr<EventBus> bus = std::move(created).value();
   const uint64_t id = bus->id();
+  // The records are in before Start(); the first handler call takes the bus
+  // once Start() has returned (no other thread may be inside the bus while it
+  // is destroyed), and the test thread does not touch it after that.
+  for (int i = 0; i < 10; ++i) {
+    Record r;
+    r.topic = "t";
+    r.key = "k" + std::to_string(i);
+    ASSERT_OK(bus->Publish(std::move(r)));
+  }
   Signal signal;
-  bool destroyed = false;
+  bool started = false, destroyed = false;
   std::chrono::steady_clock::duration destroy_took{};
   ASSERT_OK(bus->Subscribe("t", [&](const Record&, const Delivery&) {
     std::unique_ptr<EventBus> mine;
+    EXPECT_TRUE(signal.WaitUntil([&] { return started; }));
     signal.Update([&] { mine = std::move(bus); });
     if (mine) {  // the first message destroys the bus, on this handler's thread
       const auto start = std::chrono::steady_clock::now();
@@ -95,12 +105,7 @@ TEST_F(BusContractTest, DestroyedFromItsOwnHandlerClosesOnAReaperThread) {
     return Status();
   }));
   ASSERT_OK(bus->Start());
-  for (int i = 0; i < 10; ++i) {
-    Record r;
-    r.topic = "t";
-    r.key = "k" + std::to_string(i);
-    ASSERT_OK(bus->Publish(std::move(r)));
-  }
+  signal.Update([&] { started = true; });
   ASSERT_TRUE(signal.WaitUntil([&] { return destroyed; }));
   EXPECT_LT(destroy_took, 1s);
   // The reaper closes the bus once the handler has returned, and ends.
