@@ -230,6 +230,33 @@ TEST_F(KafkaTest, FirstPublishToAMissingTopicFollowsTheTopicStrategy) {
   EXPECT_EQ((*t)->DescribeTopic(missing.topic).status().code(), ErrorCode::kNotFound);
 }
 
+// A long subscriber.commit_interval (the consumer's poll timeout) must not
+// hold delivery back under light load: librdkafka's batch consume waits for a
+// full batch or the timeout, so a few records waited the whole interval.
+TEST_F(KafkaTest, LightLoadIsDeliveredWithoutWaitingForTheCommitInterval) {
+  Config config = config_;
+  config.subscriber.commit_interval = std::chrono::seconds(60);
+  const std::string topic = unique_ + "-light";
+  Signal signal;
+  int handled = 0;
+  std::unique_ptr<EventBus> bus = NewBus(config);
+  ASSERT_NE(bus, nullptr);
+  ASSERT_OK(bus->Subscribe(topic, [&](const Record&, const Delivery&) {
+    signal.Update([&] { ++handled; });
+    return Status();
+  }));
+  ASSERT_OK(bus->Start());
+  for (int i = 0; i < 3; ++i) {
+    Record r;
+    r.topic = topic;
+    r.key = "k" + std::to_string(i);
+    ASSERT_OK(bus->Publish(std::move(r)));
+  }
+  // Far below the 60 s interval, far above any broker round trip.
+  EXPECT_TRUE(signal.WaitUntil([&] { return handled == 3; }, 20s)) << handled << " of 3";
+  ASSERT_TRUE(bus->Close().ok());
+}
+
 TEST_F(KafkaTest, UnknownLibrdkafkaPropertyIsRejectedByName) {
   Config c = config_;
   c.kafka.properties["no.such.property"] = "1";

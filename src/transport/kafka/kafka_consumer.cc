@@ -143,14 +143,23 @@ RecordPtr KafkaConsumer::ToRecord(const rd_kafka_message_t& msg) {
 Status KafkaConsumer::Poll(std::vector<RecordPtr>& out, size_t max_records,
                            std::chrono::milliseconds timeout) {
   if (TakeHeld(out, max_records) || out.size() >= max_records) return Status();
-  int wait_ms = out.empty() ? static_cast<int>(timeout.count()) : 0;
-  // A batch per call: one queue lock for many messages, not one each.
+  if (out.empty() && timeout.count() > 0) {
+    // Wait for the first message alone: librdkafka's batch call waits until
+    // it has the whole batch or the timeout passes, which under light load
+    // added up to the whole poll timeout (subscriber.commit_interval) to
+    // every message's latency.
+    rd_kafka_message_t* first =
+        rd_kafka_consume_queue(queue_.get(), static_cast<int>(timeout.count()));
+    if (first == nullptr) return Status();  // timeout, or Wakeup()
+    Take(MessagePtr(first), out);
+  }
+  // Then what is already fetched, a batch per call: one queue lock for many
+  // messages, not one each.
   std::array<rd_kafka_message_t*, 256> batch;
   while (out.size() < max_records) {
     const size_t want = std::min(batch.size(), max_records - out.size());
-    const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), wait_ms, batch.data(), want);
-    if (n <= 0) break;  // timeout, or Wakeup()
-    wait_ms = 0;        // take what is already fetched, then return
+    const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), 0, batch.data(), want);
+    if (n <= 0) break;
     for (ssize_t i = 0; i < n; ++i) Take(MessagePtr(batch[static_cast<size_t>(i)]), out);
   }
   return Status();
