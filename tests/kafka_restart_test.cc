@@ -253,10 +253,10 @@ TEST_F(KafkaRestartTest, CloseWithTheBrokerStoppedReturnsByItsDeadline) {
     Result<CloseReport> report = (*bus)->Close(3s);
     const auto took = std::chrono::steady_clock::now() - start;
     ASSERT_TRUE(report.ok());
-    std::printf("close with the broker down: %lld ms; %s\n",
-                static_cast<long long>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
-                report->ToString().c_str());
+    std::printf(
+        "close with the broker down: %lld ms; %s\n",
+        static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
+        report->ToString().c_str());
     EXPECT_LT(took, 4s) << report->ToString();
     EXPECT_EQ(report->bus_threads_after_close, 0u);
   }

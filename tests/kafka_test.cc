@@ -202,9 +202,8 @@ TEST_F(KafkaTest, FirstPublishToAMissingTopicFollowsTheTopicStrategy) {
     Record r;
     r.topic = created;
     r.key = "k";
-    ASSERT_OK(bus->Publish(r, [&](const PublishResult& pr) {
-      signal.Update([&] { done = pr.status; });
-    }));
+    ASSERT_OK(bus->Publish(
+        r, [&](const PublishResult& pr) { signal.Update([&] { done = pr.status; }); }));
     ASSERT_TRUE(signal.WaitUntil([&] { return done.has_value(); }));
     EXPECT_TRUE(done->ok()) << done->ToString();
     ASSERT_TRUE(bus->Close().ok());

@@ -63,6 +63,16 @@ Result<std::unique_ptr<EventBus>> CreateBusWithTransport(
 
 EventBus::EventBus(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
+namespace {
+
+// Close(), or the destructor: the configured close_timeout.
+Result<CloseReport> CloseInConfiguredTime(EventBus::Impl& impl) {
+  return impl.Close(
+      std::chrono::duration_cast<std::chrono::milliseconds>(impl.config().close_timeout));
+}
+
+}  // namespace
+
 EventBus::~EventBus() {
   if (core::Dispatcher::OnWorkerOf(impl_.get()) && impl_->state() != BusState::kClosed) {
     // On one of this bus's handler threads Close would wait for itself: a
@@ -70,18 +80,12 @@ EventBus::~EventBus() {
     const uint64_t id = impl_->id();
     std::shared_ptr<Impl> impl = std::move(impl_);
     core::Reap(id, [impl]() mutable {
-      Result<CloseReport> r = impl->Close(
-          std::chrono::duration_cast<std::chrono::milliseconds>(impl->config().close_timeout));
-      (void)r;
+      (void)CloseInConfiguredTime(*impl);
       impl.reset();
     });
     return;
   }
-  if (impl_ && impl_->state() != BusState::kClosed) {
-    Result<CloseReport> r = impl_->Close(
-        std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config().close_timeout));
-    (void)r;
-  }
+  if (impl_ && impl_->state() != BusState::kClosed) (void)CloseInConfiguredTime(*impl_);
 }
 
 Status EventBus::Publish(Record record, PublishCallback done) {
@@ -157,10 +161,7 @@ Status EventBus::SubscribeEnvelope(std::string_view topic, EnvelopeHandler handl
 
 Status EventBus::Start() { return impl_->Start(); }
 
-Result<CloseReport> EventBus::Close() {
-  return impl_->Close(
-      std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config().close_timeout));
-}
+Result<CloseReport> EventBus::Close() { return CloseInConfiguredTime(*impl_); }
 
 Result<CloseReport> EventBus::Close(std::chrono::milliseconds timeout) {
   return impl_->Close(timeout);

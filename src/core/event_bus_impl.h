@@ -37,7 +37,7 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   // Wires the transport's error and connection sinks to a relay, before
   // its producer is created (its threads may report at once). The relay
   // holds the reports until Start(), the first publish or Close() opens it.
-  static std::shared_ptr<core::TransportRelay> WireSinks(transport::Transport& transport);
+  static std::shared_ptr<core::TransportRelay> WireSinks(transport::Transport & transport);
 
   Status Publish(Record record, core::Publisher::Meta meta, PublishCallback done);
   Status PublishEnvelope(std::string_view topic, const Envelope& envelope, PublishCallback done);

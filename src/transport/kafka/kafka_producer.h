@@ -16,9 +16,9 @@
 #ifndef EVBUS_TRANSPORT_KAFKA_KAFKA_PRODUCER_H_
 #define EVBUS_TRANSPORT_KAFKA_KAFKA_PRODUCER_H_
 
-#include <functional>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -38,8 +38,7 @@ class KafkaProducer final : public Producer {
   // `ensure_topic` runs before the first record to each topic: without it the
   // broker would auto-create a missing topic with its own partition count.
   static Result<std::unique_ptr<KafkaProducer>> Create(const Config& config, KafkaShared* shared,
-                                                       uint64_t bus_id,
-                                                       EnsureTopicFn ensure_topic);
+                                                       uint64_t bus_id, EnsureTopicFn ensure_topic);
   ~KafkaProducer() override { Close(Clock::now()); }
 
   Status Produce(Record&& record, DeliveryCallback done) override;

@@ -32,8 +32,8 @@ class KafkaTransport final : public Transport {
   Result<std::unique_ptr<Producer>> CreateProducer() override {
     // The first publish to a topic may wait for the broker up to publisher.timeout.
     const int wait_ms = static_cast<int>(std::clamp<int64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(config_.publisher.timeout).count(),
-        1, kAdminTimeoutMs));
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.publisher.timeout).count(), 1,
+        kAdminTimeoutMs));
     auto p = kafka::KafkaProducer::Create(
         config_, &shared_, bus_id_,
         [this, wait_ms](const std::string& topic) { return EnsureTopicWithin(topic, wait_ms); });
