@@ -131,7 +131,11 @@ struct PublisherConfig {
   int64_t max_in_flight =
       100'000;  // publisher.max_in_flight: accepted, not yet completed publishes, 1..10M
   PayloadFormat payload_format =
-      PayloadFormat::kRawJson;  // publisher.payload_format: raw_json|base64
+      PayloadFormat::kRawJson;  // publisher.payload_format: raw_json|base64 (auto writes raw_json)
+  // publisher.jxt_compat: current|event_id|seed — the jxt-core envelope
+  // generation written, for Go consumers of that age (see WireGeneration);
+  // event_id and seed always write the payload as base64.
+  WireGeneration jxt_compat = WireGeneration::kCurrent;
   // Token bucket on Publish: publishes per second, 0 = unlimited. A publish
   // that would wait longer than publisher.timeout for a token fails with QueueFull.
   double rate_limit = 0;  // publisher.rate_limit, 0..1e9
@@ -158,9 +162,12 @@ struct SubscriberConfig {
   // this long has its CancelToken cancelled and the attempt counts as failed
   // (retried, then dead-lettered). SubscribeOptions::handler_timeout overrides it.
   Duration handler_timeout = std::chrono::seconds(0);
-  PayloadFormat payload_format =
-      PayloadFormat::kRawJson;  // subscriber.payload_format: raw_json|base64
-  RetryPolicy retry;            // subscriber.retry.*
+  // subscriber.payload_format: auto|raw_json|base64. auto reads a string
+  // payload as base64 and any other as raw JSON; the other two accept only
+  // their form (anything else is poison). SubscribeOptions::payload_format
+  // overrides it per topic.
+  PayloadFormat payload_format = PayloadFormat::kAuto;
+  RetryPolicy retry;  // subscriber.retry.*
   std::string dead_letter_suffix =
       ".dlq";  // subscriber.dead_letter_suffix: DLQ topic = topic + suffix, non-empty
   // Token bucket on handler dispatch, per subscription: messages per second,
@@ -234,6 +241,7 @@ EVBUS_EXPORT std::string_view ToString(Ordering v);
 EVBUS_EXPORT std::string_view ToString(OffsetReset v);
 EVBUS_EXPORT std::string_view ToString(TopicStrategy v);
 EVBUS_EXPORT std::string_view ToString(PayloadFormat v);
+EVBUS_EXPORT std::string_view ToString(WireGeneration v);
 
 }  // namespace evbus
 

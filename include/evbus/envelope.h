@@ -7,9 +7,18 @@
 // trace_id and correlation_id are omitted when empty, tenant_id when 0. The
 // timestamp is RFC 3339 as Go's time.RFC3339Nano writes it: nanoseconds with
 // trailing zeros trimmed (no fraction when it is zero), "Z" for UTC, otherwise
-// the "+hh:mm" offset the event was stamped with. The payload is embedded raw
-// JSON by default, or a base64 string in the older jxt-core format
-// (PayloadFormat::kBase64).
+// the "+hh:mm" offset the event was stamped with.
+//
+// The payload is embedded raw JSON (an object, array, number, true or false;
+// never a string) or, as older jxt-core wrote it, a base64 string. Because a
+// raw payload is never a JSON string, the two forms cannot be mistaken for each
+// other: PayloadFormat::kAuto reads a string as base64 and anything else as raw
+// JSON, and a payload in the other form than the one asked for is poison with
+// a reason, never handed over altered.
+//
+// jxt-core's envelope had three generations (WireGeneration); evbus decodes
+// all three. event_id is optional on decode (the seed-era envelope had none:
+// Envelope::event_id is then empty), tenant_id is an integer or absent.
 //
 // Decoding keeps the payload's bytes exactly as received (never parsed and
 // re-written, so 763.20 stays 763.20 and key order is kept), ignores unknown
@@ -32,8 +41,18 @@
 namespace evbus {
 
 enum class PayloadFormat {
-  kRawJson,  // "payload": <embedded JSON value>   (default)
-  kBase64,   // "payload": "<standard base64 of the bytes>" (jxt-core before cf575b6)
+  kRawJson,  // "payload": <embedded JSON value, not a string>  (the publishing default)
+  kBase64,   // "payload": "<standard base64 of the bytes>"     (jxt-core before cf575b6)
+  kAuto,     // decoding only: a string is base64, any other value raw JSON
+             // (the subscribing default; encoding with it writes raw JSON)
+};
+
+// The generation of jxt-core's envelope an encoder writes, so that a C++
+// service can feed a Go consumer of any age.
+enum class WireGeneration {
+  kCurrent,  // jxt-core >= cf575b6 and evbus: every field, payload per PayloadFormat
+  kEventId,  // jxt-core bf8ec78..cf575b6: no tenant_id, payload base64
+  kSeed,     // jxt-core 917247d (the seed): no event_id, no tenant_id, payload base64
 };
 
 // A point in time plus the UTC offset it was written with, so that a decoded
@@ -48,7 +67,8 @@ struct EVBUS_EXPORT Timestamp {
 };
 
 struct Envelope {
-  std::string event_id;        // required; see NewEventId()
+  std::string event_id;        // required to encode (except WireGeneration::kSeed),
+                               // empty when a decoded record had none; see NewEventId()
   std::string aggregate_id;    // required; see ValidateAggregateId()
   std::string event_type;      // required, non-blank
   int64_t event_version = 1;   // required, > 0
@@ -56,8 +76,8 @@ struct Envelope {
   std::string trace_id;        // optional
   std::string correlation_id;  // optional
   int64_t tenant_id = 0;       // optional, 0 = none
-  // The payload bytes. With kRawJson they must be one valid JSON value; with
-  // kBase64 they may be any non-empty bytes.
+  // The payload bytes. With kRawJson they must be one valid JSON value other
+  // than a string; with kBase64 they may be any non-empty bytes.
   std::string payload;
 
   bool operator==(const Envelope&) const = default;
@@ -78,30 +98,38 @@ EVBUS_EXPORT std::string NewEventId();
 EVBUS_EXPORT Status ValidateAggregateId(std::string_view aggregate_id);
 
 // Checks every rule of the wire format (required fields, version > 0, aggregate
-// id rule, valid UTF-8 in strings, UTC offset range, and for kRawJson that the
-// payload is one well-formed JSON value).
+// id rule, valid UTF-8 in strings, UTC offset range, and for kRawJson/kAuto
+// that the payload is one well-formed JSON value that is not a string). The
+// event id is not required for WireGeneration::kSeed, which does not carry it.
 // Errors: InvalidArgument whose message starts with the field name.
 EVBUS_EXPORT Status Validate(const Envelope& envelope,
-                             PayloadFormat format = PayloadFormat::kRawJson);
+                             PayloadFormat format = PayloadFormat::kRawJson,
+                             WireGeneration generation = WireGeneration::kCurrent);
 
-// Validates, then appends the JSON encoding to `out`.
+// Validates, then appends the JSON encoding to `out`: the fields `generation`
+// has, its payload form (base64 for kEventId and kSeed, whatever `format`
+// says), keys in the order above.
 // Errors: those of Validate().
 EVBUS_EXPORT Status EncodeEnvelope(const Envelope& envelope, std::string& out,
-                                   PayloadFormat format = PayloadFormat::kRawJson);
-EVBUS_EXPORT Result<std::string> EncodeEnvelope(const Envelope& envelope,
-                                                PayloadFormat format = PayloadFormat::kRawJson);
+                                   PayloadFormat format = PayloadFormat::kRawJson,
+                                   WireGeneration generation = WireGeneration::kCurrent);
+EVBUS_EXPORT Result<std::string> EncodeEnvelope(
+    const Envelope& envelope, PayloadFormat format = PayloadFormat::kRawJson,
+    WireGeneration generation = WireGeneration::kCurrent);
 
-// Decodes and validates one envelope. Input of any size is accepted; nesting
-// deeper than 1024 levels is rejected.
+// Decodes and validates one envelope of any generation, reading the payload
+// as `format` says. Input of any size is accepted; nesting deeper than 1024
+// levels is rejected.
 // Errors: kPoison with a message naming the bad key or value, e.g.
-//   "event_version: must be > 0, got -3" or "aggregate_id: missing".
+//   "event_version: must be > 0, got -3", "aggregate_id: missing" or
+//   "payload: a base64 string, but payload_format is raw_json ...".
 EVBUS_EXPORT Result<Envelope> DecodeEnvelope(std::string_view json,
-                                             PayloadFormat format = PayloadFormat::kRawJson);
+                                             PayloadFormat format = PayloadFormat::kAuto);
 // The same into `out`, reusing the capacity of its strings, so decoding many
 // envelopes into one object allocates nothing once warm. On error `out` holds
 // partial data. Errors: as DecodeEnvelope.
 EVBUS_EXPORT Status DecodeEnvelopeInto(std::string_view json, Envelope& out,
-                                       PayloadFormat format = PayloadFormat::kRawJson);
+                                       PayloadFormat format = PayloadFormat::kAuto);
 
 // RFC 3339 helpers used by the codec, public for tools and tests.
 EVBUS_EXPORT std::string FormatRfc3339(const Timestamp& ts);

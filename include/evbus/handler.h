@@ -87,6 +87,9 @@ struct SubscribeOptions {
   // and the attempt counts as failed (0 = no limit). Default:
   // subscriber.handler_timeout.
   std::optional<std::chrono::nanoseconds> handler_timeout;
+  // How SubscribeEnvelope reads the payload (see PayloadFormat). Default:
+  // subscriber.payload_format.
+  std::optional<PayloadFormat> payload_format;
 };
 
 // The outcome of one publish. Each accepted Publish/PublishEnvelope (one that

@@ -109,6 +109,11 @@ Status TypeError(Key key, std::string_view expected, od::value& v) {
   return Poison(std::move(m));
 }
 
+bool IsNull(od::value& v) {
+  od::json_type type;
+  return v.type().get(type) == simdjson::SUCCESS && type == od::json_type::null;
+}
+
 Status ReadString(Key key, od::value& v, std::string& out) {
   std::string_view s;
   if (v.get_string().get(s) != simdjson::SUCCESS) return TypeError(key, "a string", v);
@@ -129,18 +134,28 @@ std::string_view TrimTrailingSpace(std::string_view s) {
   return s;
 }
 
+// The payload's form on the wire: a JSON string is base64 (jxt-core before
+// cf575b6), any other value is raw JSON. A form the subscription did not ask
+// for is poison, never handed over as something else.
 Status ReadPayload(od::value& v, PayloadFormat format, std::string& out) {
   od::json_type type;
   if (auto err = v.type().get(type)) return SyntaxError(err, "payload");
   if (type == od::json_type::null) return Poison("payload: required, got null");
-  if (format == PayloadFormat::kBase64) {
-    std::string_view text;
-    if (v.get_string().get(text) != simdjson::SUCCESS) {
-      return TypeError(kPayload, "a base64 string", v);
+  if (type == od::json_type::string) {
+    if (format == PayloadFormat::kRawJson) {
+      return Poison(
+          "payload: a base64 string (jxt-core before cf575b6), but payload_format is raw_json;"
+          " set payload_format to auto or base64 to read it");
     }
+    std::string_view text;
+    if (auto err = v.get_string().get(text)) return SyntaxError(err, "payload");
     out.clear();
     if (!codec::DecodeBase64(text, out)) return Poison("payload: not valid standard base64");
+    if (out.empty()) return Poison("payload: required, got an empty base64 string");
     return Status();
+  }
+  if (format == PayloadFormat::kBase64) {
+    return TypeError(kPayload, "a base64 string (payload_format base64)", v);
   }
   std::string_view raw;
   simdjson::error_code err = simdjson::SUCCESS;
@@ -189,16 +204,16 @@ Status DecodeInto(od::object& obj, PayloadFormat format, Envelope& e) {
         s = ReadString(key, v, e.event_type);
         break;
       case kTraceId:
-        s = ReadString(key, v, e.trace_id);
+        if (!IsNull(v)) s = ReadString(key, v, e.trace_id);
         break;
       case kCorrelationId:
-        s = ReadString(key, v, e.correlation_id);
+        if (!IsNull(v)) s = ReadString(key, v, e.correlation_id);
         break;
       case kEventVersion:
         s = ReadInt(key, v, e.event_version);
         break;
       case kTenantId:
-        s = ReadInt(key, v, e.tenant_id);
+        if (!IsNull(v)) s = ReadInt(key, v, e.tenant_id);
         break;
       case kTimestamp: {
         std::string_view text;
@@ -219,7 +234,8 @@ Status DecodeInto(od::object& obj, PayloadFormat format, Envelope& e) {
     }
     if (!s.ok()) return s;
   }
-  for (Key required : {kEventId, kAggregateId, kEventType, kEventVersion, kPayload}) {
+  // event_id is optional: jxt-core's seed-era envelope has none.
+  for (Key required : {kAggregateId, kEventType, kEventVersion, kPayload}) {
     if (!(seen & (1u << required))) return Poison(std::string(kKeyNames[required]) + ": missing");
   }
   return Status();
@@ -263,7 +279,8 @@ Status DecodeEnvelopeInto(std::string_view json, Envelope& e, PayloadFormat form
   if (doc.current_location().get(rest) == simdjson::SUCCESS) {
     return Poison("trailing content after the envelope object");
   }
-  if (Status s = codec::ValidateFields(e); !s.ok()) return Poison(s.message());
+  if (Status s = codec::ValidateFields(e, /*event_id_required=*/false); !s.ok())
+    return Poison(s.message());
   return Status();
 }
 

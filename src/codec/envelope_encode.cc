@@ -1,4 +1,5 @@
 #include "codec/base64.h"
+#include "codec/envelope_internal.h"
 #include "codec/json_writer.h"
 #include "evbus/envelope.h"
 
@@ -16,15 +17,20 @@ Envelope NewEnvelope(std::string aggregate_id, std::string event_type, int64_t e
   return e;
 }
 
-Status EncodeEnvelope(const Envelope& e, std::string& out, PayloadFormat format) {
-  if (Status s = Validate(e, format); !s.ok()) return s;
+Status EncodeEnvelope(const Envelope& e, std::string& out, PayloadFormat format,
+                      WireGeneration generation) {
+  if (Status s = Validate(e, format, generation); !s.ok()) return s;
   using codec::AppendJsonString;
+  const bool base64 = codec::WrittenPayloadFormat(format, generation) == PayloadFormat::kBase64;
   out.reserve(out.size() + 160 + e.aggregate_id.size() + e.event_type.size() + e.trace_id.size() +
-              e.correlation_id.size() +
-              e.payload.size() * (format == PayloadFormat::kBase64 ? 2 : 1));
-  out += "{\"event_id\":";
-  AppendJsonString(out, e.event_id);
-  out += ",\"aggregate_id\":";
+              e.correlation_id.size() + e.payload.size() * (base64 ? 2 : 1));
+  if (generation == WireGeneration::kSeed) {
+    out += "{\"aggregate_id\":";
+  } else {
+    out += "{\"event_id\":";
+    AppendJsonString(out, e.event_id);
+    out += ",\"aggregate_id\":";
+  }
   AppendJsonString(out, e.aggregate_id);
   out += ",\"event_type\":";
   AppendJsonString(out, e.event_type);
@@ -41,12 +47,12 @@ Status EncodeEnvelope(const Envelope& e, std::string& out, PayloadFormat format)
     out += ",\"correlation_id\":";
     AppendJsonString(out, e.correlation_id);
   }
-  if (e.tenant_id != 0) {
+  if (e.tenant_id != 0 && generation == WireGeneration::kCurrent) {
     out += ",\"tenant_id\":";
     codec::AppendInt(out, e.tenant_id);
   }
   out += ",\"payload\":";
-  if (format == PayloadFormat::kBase64) {
+  if (base64) {
     out += '"';
     codec::AppendBase64(e.payload, out);
     out += '"';
@@ -57,9 +63,10 @@ Status EncodeEnvelope(const Envelope& e, std::string& out, PayloadFormat format)
   return Status();
 }
 
-Result<std::string> EncodeEnvelope(const Envelope& e, PayloadFormat format) {
+Result<std::string> EncodeEnvelope(const Envelope& e, PayloadFormat format,
+                                   WireGeneration generation) {
   std::string out;
-  if (Status s = EncodeEnvelope(e, out, format); !s.ok()) return s;
+  if (Status s = EncodeEnvelope(e, out, format, generation); !s.ok()) return s;
   return out;
 }
 

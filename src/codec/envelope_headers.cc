@@ -4,15 +4,17 @@
 
 namespace evbus::codec {
 
-void AppendEnvelopeHeaders(const Envelope& e, std::vector<Header>& headers) {
+void AppendEnvelopeHeaders(const Envelope& e, std::vector<Header>& headers,
+                           WireGeneration generation) {
   headers.reserve(headers.size() + 7);
-  headers.push_back({"X-Event-ID", e.event_id});
+  if (generation != WireGeneration::kSeed) headers.push_back({"X-Event-ID", e.event_id});
   headers.push_back({"X-Aggregate-ID", e.aggregate_id});
   headers.push_back({"X-Event-Type", e.event_type});
   headers.push_back({"X-Event-Version", std::to_string(e.event_version)});
   if (!e.trace_id.empty()) headers.push_back({"X-Trace-ID", e.trace_id});
   if (!e.correlation_id.empty()) headers.push_back({"X-Correlation-ID", e.correlation_id});
-  if (e.tenant_id != 0) headers.push_back({"X-Tenant-ID", std::to_string(e.tenant_id)});
+  if (e.tenant_id != 0 && generation == WireGeneration::kCurrent)
+    headers.push_back({"X-Tenant-ID", std::to_string(e.tenant_id)});
 }
 
 }  // namespace evbus::codec

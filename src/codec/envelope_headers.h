@@ -13,8 +13,11 @@
 namespace evbus::codec {
 
 // Appends X-Event-ID, X-Aggregate-ID, X-Event-Type and X-Event-Version, then
-// X-Trace-ID, X-Correlation-ID and X-Tenant-ID when set, in that order.
-void AppendEnvelopeHeaders(const Envelope& e, std::vector<Header>& headers);
+// X-Trace-ID, X-Correlation-ID and X-Tenant-ID when set, in that order; the
+// older generations leave out what jxt-core did not send then (kEventId:
+// X-Tenant-ID; kSeed: X-Event-ID and X-Tenant-ID).
+void AppendEnvelopeHeaders(const Envelope& e, std::vector<Header>& headers,
+                           WireGeneration generation = WireGeneration::kCurrent);
 
 }  // namespace evbus::codec
 

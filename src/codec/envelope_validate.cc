@@ -74,8 +74,8 @@ Status ValidateAggregateId(std::string_view aggregate_id) {
 
 namespace codec {
 
-Status ValidateFields(const Envelope& e) {
-  if (Status s = RequireText("event_id", e.event_id, true); !s.ok()) return s;
+Status ValidateFields(const Envelope& e, bool event_id_required) {
+  if (Status s = RequireText("event_id", e.event_id, event_id_required); !s.ok()) return s;
   if (Status s = ValidateAggregateId(e.aggregate_id); !s.ok()) return s;
   if (Status s = RequireText("event_type", e.event_type, true); !s.ok()) return s;
   if (e.event_version <= 0) {
@@ -101,13 +101,34 @@ Status ValidateFields(const Envelope& e) {
   return Status();
 }
 
+PayloadFormat WrittenPayloadFormat(PayloadFormat format, WireGeneration generation) {
+  if (generation != WireGeneration::kCurrent) return PayloadFormat::kBase64;
+  return format == PayloadFormat::kBase64 ? PayloadFormat::kBase64 : PayloadFormat::kRawJson;
+}
+
+bool IsJsonString(std::string_view json) {
+  for (char c : json) {
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return c == '"';
+  }
+  return false;
+}
+
 }  // namespace codec
 
-Status Validate(const Envelope& e, PayloadFormat format) {
-  if (Status s = codec::ValidateFields(e); !s.ok()) return s;
-  if (format == PayloadFormat::kRawJson && !codec::IsValidJsonValue(e.payload)) {
-    return InvalidArgument("payload: not one well-formed JSON value: " + Quote(e.payload) +
-                           " (use PayloadFormat::kBase64 for arbitrary bytes)");
+Status Validate(const Envelope& e, PayloadFormat format, WireGeneration generation) {
+  if (Status s = codec::ValidateFields(e, generation != WireGeneration::kSeed); !s.ok()) return s;
+  if (codec::WrittenPayloadFormat(format, generation) == PayloadFormat::kRawJson) {
+    if (!codec::IsValidJsonValue(e.payload)) {
+      return InvalidArgument("payload: not one well-formed JSON value: " + Quote(e.payload) +
+                             " (use PayloadFormat::kBase64 for arbitrary bytes)");
+    }
+    // A string on the wire means base64 to every reader (kAuto, jxt-core
+    // before cf575b6), so a raw payload that is a string would be misread.
+    if (codec::IsJsonString(e.payload)) {
+      return InvalidArgument("payload: a JSON string " + Quote(e.payload) +
+                             " cannot be sent raw: readers take a string payload as base64;"
+                             " wrap it in an object or use PayloadFormat::kBase64");
+    }
   }
   return Status();
 }

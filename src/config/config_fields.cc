@@ -16,7 +16,8 @@ constexpr std::string_view kOrderingNames[] = {"per_key", "per_partition", "none
 constexpr std::string_view kOffsetResetNames[] = {"earliest", "latest"};
 constexpr std::string_view kTopicStrategyNames[] = {"validate_only", "create_if_missing",
                                                     "create_or_update", "skip"};
-constexpr std::string_view kPayloadFormatNames[] = {"raw_json", "base64"};
+constexpr std::string_view kPayloadFormatNames[] = {"raw_json", "base64", "auto"};
+constexpr std::string_view kWireGenerationNames[] = {"current", "event_id", "seed"};
 
 constexpr std::string_view kSecurityProtocols[] = {"plaintext", "ssl", "sasl_plaintext",
                                                    "sasl_ssl"};
@@ -204,6 +205,7 @@ constexpr Field kFields[] = {
     Dur("publisher.timeout", REF(publisher.timeout), 0s, 10min),
     Int("publisher.max_in_flight", REF(publisher.max_in_flight), 1, 10'000'000),
     Enum("publisher.payload_format", REF(publisher.payload_format), kPayloadFormatNames),
+    Enum("publisher.jxt_compat", REF(publisher.jxt_compat), kWireGenerationNames),
     Real("publisher.rate_limit", REF(publisher.rate_limit), 0, 1'000'000'000),
     Int("publisher.rate_burst", REF(publisher.rate_burst), 0, 1'000'000'000),
     Int("publisher.backlog_in_flight", REF(publisher.backlog_in_flight), 1, 10'000'000),
@@ -333,6 +335,10 @@ std::string_view ToString(TopicStrategy v) {
 }
 std::string_view ToString(PayloadFormat v) {
   return EnumName(config_internal::kPayloadFormatNames, static_cast<int>(v));
+}
+
+std::string_view ToString(WireGeneration v) {
+  return EnumName(config_internal::kWireGenerationNames, static_cast<int>(v));
 }
 
 }  // namespace evbus

@@ -75,7 +75,6 @@ Status EventBus::Impl::StartEngineLocked() {
                     ? config_.subscriber.workers
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ctx.lanes = static_cast<uint32_t>(config_.subscriber.lanes);
-  ctx.payload_format = config_.subscriber.payload_format;
   ctx.counters = &counters_;
   ctx.cancel = &cancel_;
   ctx.producer = &publisher_.producer();

@@ -204,7 +204,7 @@ Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
     // One envelope per worker, reused: decoding allocates nothing once warm.
     thread_local Envelope envelope;
     if (sub.envelope_handler) {
-      if (Status decoded = DecodeEnvelopeInto(m.record->payload, envelope, ctx_.payload_format);
+      if (Status decoded = DecodeEnvelopeInto(m.record->payload, envelope, sub.payload_format);
           !decoded.ok()) {  // poison: dead-letter at once, never retried
         ctx_.counters->poison.fetch_add(1, std::memory_order_relaxed);
         m.last_error = decoded.ToString();

@@ -40,7 +40,6 @@ struct DispatcherContext {
   const void* bus_tag = nullptr;  // identifies the bus's own threads (Close from a handler)
   int workers = 1;
   uint32_t lanes = 4096;
-  PayloadFormat payload_format = PayloadFormat::kRawJson;
   Counters* counters = nullptr;
   const CancelToken* cancel = nullptr;
   transport::Producer* producer = nullptr;          // for dead letters

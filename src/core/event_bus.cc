@@ -130,6 +130,7 @@ Result<std::unique_ptr<core::Subscription>> MakeSubscription(std::string_view to
   sub->limiter =
       ops::RateLimiter::Make(rate, options.rate_burst.value_or(config.subscriber.rate_burst));
   sub->handler_timeout = options.handler_timeout.value_or(config.subscriber.handler_timeout);
+  sub->payload_format = options.payload_format.value_or(config.subscriber.payload_format);
   if (sub->handler_timeout.count() < 0) {
     return InvalidArgument("subscribe to " + std::string(topic) + ": handler_timeout " +
                            std::to_string(sub->handler_timeout.count()) + "ns is negative");
@@ -245,11 +246,12 @@ Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e
                                        PublishCallback done) {
   Record record;
   record.topic = topic;
-  if (Status s = EncodeEnvelope(e, record.payload, config_.publisher.payload_format); !s.ok()) {
+  const PublisherConfig& pc = config_.publisher;
+  if (Status s = EncodeEnvelope(e, record.payload, pc.payload_format, pc.jxt_compat); !s.ok()) {
     return s;
   }
   record.key = e.aggregate_id;
-  codec::AppendEnvelopeHeaders(e, record.headers);
+  codec::AppendEnvelopeHeaders(e, record.headers, pc.jxt_compat);
   core::Publisher::Meta meta;
   if (done || wants_result_meta()) meta = {e.event_id, e.aggregate_id, e.event_type};
   return Publish(std::move(record), std::move(meta), std::move(done));

@@ -24,8 +24,9 @@ struct Subscription {
   Ordering ordering = Ordering::kPerKey;
   RetryPolicy retry;
   std::string dead_letter_topic;
-  std::shared_ptr<ops::RateLimiter> limiter;    // handler dispatch rate; null = unlimited
-  std::chrono::nanoseconds handler_timeout{0};  // 0 = none (HandlerWatchdog)
+  std::shared_ptr<ops::RateLimiter> limiter;            // handler dispatch rate; null = unlimited
+  std::chrono::nanoseconds handler_timeout{0};          // 0 = none (HandlerWatchdog)
+  PayloadFormat payload_format = PayloadFormat::kAuto;  // envelope subscriptions
 };
 
 struct InFlight {
