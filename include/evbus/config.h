@@ -98,6 +98,9 @@ struct KafkaConfig {
   std::map<std::string, std::string> properties;  // kafka.properties.<name>
 };
 
+// How topics map onto JetStream streams, subjects and durables (nats.layout).
+enum class NatsLayout { kPartitioned, kJxt };
+
 struct NatsConfig {
   std::vector<std::string> urls;                       // nats.urls, required for nats
   std::string name = "evbus";                          // nats.name: connection name
@@ -113,7 +116,14 @@ struct NatsConfig {
   Duration reconnect_wait = std::chrono::seconds(2);   // nats.reconnect_wait, 0..5m
   Duration connect_timeout = std::chrono::seconds(5);  // nats.connect_timeout, 100ms..5m
   // JetStream
-  std::string stream;            // nats.stream: empty = one stream per topic (EVBUS_<TOPIC>)
+  // nats.layout: partitioned|jxt. partitioned (evbus's own): nats.partitions
+  // subjects <topic>.<p> per topic, a stream per partition (or all in
+  // nats.stream), a durable per partition. jxt (jxt-core's): one stream for
+  // the bus, nats.stream with nats.subjects (both required), subject = topic,
+  // one partition per topic, durable <subscriber.group>-unified_<topic>.
+  NatsLayout layout = NatsLayout::kPartitioned;
+  std::string stream;  // nats.stream: empty = one stream per partition (EVBUS_<TOPIC>_P<p>)
+  std::vector<std::string> subjects;  // nats.subjects: the jxt stream's subjects, e.g. shop.>
   std::string storage = "file";  // nats.storage: file|memory
   int replicas = 1;              // nats.replicas, 1..5
   Duration max_age = std::chrono::hours(24);            // nats.max_age, 0 (unlimited)..
@@ -242,6 +252,7 @@ EVBUS_EXPORT std::string_view ToString(OffsetReset v);
 EVBUS_EXPORT std::string_view ToString(TopicStrategy v);
 EVBUS_EXPORT std::string_view ToString(PayloadFormat v);
 EVBUS_EXPORT std::string_view ToString(WireGeneration v);
+EVBUS_EXPORT std::string_view ToString(NatsLayout v);
 
 }  // namespace evbus
 

@@ -91,8 +91,8 @@ Status Subscribe(const WorkloadOptions& o, RawClient& c) {
   const Config& config = o.config;
   for (int32_t p = 0; p < config.nats.partitions; ++p) {
     const std::string stream = tn::StreamName(config.nats, o.topic, p);
-    const std::string durable = tn::DurableName(config.subscriber.group, o.topic, p);
-    const std::string subject = tn::Subject(o.topic, p);
+    const std::string durable = tn::DurableName(config.nats, config.subscriber.group, o.topic, p);
+    const std::string subject = tn::Subject(config.nats, o.topic, p);
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
     cc.Durable = durable.c_str();
@@ -198,7 +198,7 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
   const auto start = tally.Start();
   const int32_t partitions = o.config.nats.partitions;
   const Status failed = PublishRawWorkload(o, tally, result, start, [&](int64_t i, Record& r) {
-    const std::string subject = tn::Subject(o.topic, transport::PartitionForKey(r.key, partitions));
+    const std::string subject = tn::Subject(o.config.nats, o.topic, transport::PartitionForKey(r.key, partitions));
     natsMsg* msg = nullptr;
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, r.payload.data(),
                                   static_cast<int>(r.payload.size()));

@@ -28,6 +28,7 @@ constexpr std::string_view kPartitioners[] = {"fnv1a_random", "murmur2_random"};
 constexpr std::string_view kAssignors[] = {"range", "roundrobin", "cooperative-sticky"};
 constexpr std::string_view kIsolationLevels[] = {"read_committed", "read_uncommitted"};
 constexpr std::string_view kNatsStorages[] = {"file", "memory"};
+constexpr std::string_view kNatsLayouts[] = {"partitioned", "jxt"};
 
 // Conversions between a field's C++ type and Value.
 template <typename T>
@@ -191,7 +192,9 @@ constexpr Field kFields[] = {
     Int("nats.max_reconnects", REF(nats.max_reconnects), -1, 1'000'000),
     Dur("nats.reconnect_wait", REF(nats.reconnect_wait), 0s, 5min),
     Dur("nats.connect_timeout", REF(nats.connect_timeout), 100ms, 5min),
+    Enum("nats.layout", REF(nats.layout), kNatsLayouts),
     Str("nats.stream", REF(nats.stream)),
+    List("nats.subjects", REF(nats.subjects)),
     Str("nats.storage", REF(nats.storage), kNatsStorages),
     Int("nats.replicas", REF(nats.replicas), 1, 5),
     Dur("nats.max_age", REF(nats.max_age), 0s),
@@ -335,6 +338,10 @@ std::string_view ToString(TopicStrategy v) {
 }
 std::string_view ToString(PayloadFormat v) {
   return EnumName(config_internal::kPayloadFormatNames, static_cast<int>(v));
+}
+
+std::string_view ToString(NatsLayout v) {
+  return EnumName(config_internal::kNatsLayouts, static_cast<int>(v));
 }
 
 std::string_view ToString(WireGeneration v) {

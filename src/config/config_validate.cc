@@ -122,6 +122,28 @@ Status CheckNats(const Config& c) {
           QuoteString(url)));
     }
   }
+  if (c.nats.layout == NatsLayout::kJxt) {
+    if (c.nats.stream.empty()) {
+      return InvalidArgument(
+          "nats.stream: required with nats.layout jxt (jxt-core's jetstream.stream.name, "
+          "e.g. BUSINESS_STREAM)");
+    }
+    if (c.nats.subjects.empty()) {
+      return InvalidArgument(
+          "nats.subjects: required with nats.layout jxt (jxt-core's jetstream.stream.subjects, "
+          "e.g. [business.>])");
+    }
+  } else if (!c.nats.subjects.empty()) {
+    return InvalidArgument("nats.subjects: only read with nats.layout jxt; layout is partitioned");
+  }
+  for (size_t i = 0; i < c.nats.subjects.size(); ++i) {
+    const std::string& s = c.nats.subjects[i];
+    if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string::npos ||
+        s.find_first_of(" \t\r\n") != std::string::npos) {
+      return InvalidArgument(
+          fmt::format("nats.subjects[{}]: {} is not a NATS subject", i, QuoteString(s)));
+    }
+  }
   return Status();
 }
 

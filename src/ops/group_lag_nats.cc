@@ -22,7 +22,7 @@ Result<std::vector<GroupPartitionLag>> ReadNatsGroupLag(const Config& config,
   if (Status s = session.Connect(); !s.ok()) return s;
   std::vector<GroupPartitionLag> out;
   for (const std::string& topic : topics) {
-    for (int32_t p = 0; p < config.nats.partitions; ++p) {
+    for (int32_t p = 0; p < nats::Partitions(config.nats); ++p) {
       const std::string stream = nats::StreamName(config.nats, topic, p);
       jsStreamInfo* si = nullptr;
       jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -42,7 +42,7 @@ Result<std::vector<GroupPartitionLag>> ReadNatsGroupLag(const Config& config,
       const int64_t held = static_cast<int64_t>(si->State.Msgs);
       jsStreamInfo_Destroy(si);
 
-      const std::string durable = nats::DurableName(group, topic, p);
+      const std::string durable = nats::DurableName(config.nats, group, topic, p);
       jsConsumerInfo* ci = nullptr;
       s = js_GetConsumerInfo(&ci, session.js(), stream.c_str(), durable.c_str(), nullptr, &jerr);
       if (s == NATS_NOT_FOUND || (s != NATS_OK && jerr == JSConsumerNotFoundErr)) {

@@ -12,22 +12,75 @@ std::string Sanitize(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// Wildcards and white space cannot appear in a subject token; '.' can.
+std::string TopicSubject(std::string_view topic) {
+  std::string subject(topic);
+  for (char& c : subject) {
+    if (c == '*' || c == '>' || static_cast<unsigned char>(c) <= ' ') c = '_';
+  }
+  return subject;
+}
+
+}  // namespace
+
+int32_t Partitions(const NatsConfig& config) {
+  return config.layout == NatsLayout::kJxt ? 1 : config.partitions;
+}
+
 std::string StreamName(const NatsConfig& config, std::string_view topic, int32_t partition) {
   if (!config.stream.empty()) return config.stream;
   return "EVBUS_" + Sanitize(topic) + "_P" + std::to_string(partition);
 }
 
-std::string Subject(std::string_view topic, int32_t partition) {
-  // Wildcards and white space cannot appear in a subject token; '.' can.
-  std::string subject(topic);
-  for (char& c : subject) {
-    if (c == '*' || c == '>' || static_cast<unsigned char>(c) <= ' ') c = '_';
-  }
-  return subject + "." + std::to_string(partition);
+std::string Subject(const NatsConfig& config, std::string_view topic, int32_t partition) {
+  if (config.layout == NatsLayout::kJxt) return TopicSubject(topic);
+  return TopicSubject(topic) + "." + std::to_string(partition);
 }
 
-std::string DurableName(std::string_view group, std::string_view topic, int32_t partition) {
+std::string DurableName(const NatsConfig& config, std::string_view group, std::string_view topic,
+                        int32_t partition) {
+  if (config.layout == NatsLayout::kJxt) {
+    // As jxt-core's subscribeJetStream: "." -> "_", "*" -> "wildcard", ">" -> "all".
+    std::string token;
+    for (char c : topic) {
+      if (c == '.') {
+        token += '_';
+      } else if (c == '*') {
+        token += "wildcard";
+      } else if (c == '>') {
+        token += "all";
+      } else {
+        token += c;
+      }
+    }
+    return Sanitize(std::string(group) + "-unified_" + token);
+  }
   return Sanitize(std::string(group) + "_" + std::string(topic) + "_" + std::to_string(partition));
+}
+
+std::vector<std::string> StreamSubjects(const NatsConfig& config, std::string_view topic,
+                                        int32_t partition) {
+  if (config.layout == NatsLayout::kJxt) return config.subjects;
+  if (!config.stream.empty()) return {TopicSubject(topic) + ".*"};
+  return {Subject(config, topic, partition)};
+}
+
+bool SubjectMatches(std::string_view pattern, std::string_view subject) {
+  while (true) {
+    const size_t pd = pattern.find('.');
+    const size_t sd = subject.find('.');
+    const std::string_view pt = pattern.substr(0, pd);
+    const std::string_view st = subject.substr(0, sd);
+    if (pt == ">") return !subject.empty();
+    if (pt != "*" && pt != st) return false;
+    if (pd == std::string_view::npos || sd == std::string_view::npos) {
+      return pd == std::string_view::npos && sd == std::string_view::npos;
+    }
+    pattern.remove_prefix(pd + 1);
+    subject.remove_prefix(sd + 1);
+  }
 }
 
 Status NatsError(std::string_view what, natsStatus s, jsErrCode jerr) {

@@ -2,10 +2,15 @@
 // partition map to a JetStream stream, subject and durable consumer, and how a
 // cnats error becomes a Status.
 //
-// A partition is one stream (EVBUS_<topic>_P<p>, subject <topic>.<p>) unless
-// nats.stream names one stream for everything. A record's offset is its stream
-// sequence - 1, so in the default layout offsets are dense per partition and
-// start at 0, as in Kafka and the memory broker.
+// nats.layout partitioned (the default): a partition is one stream
+// (EVBUS_<topic>_P<p>, subject <topic>.<p>) unless nats.stream names one
+// stream for everything, and has the durable <group>_<topic>_<p>.
+// nats.layout jxt (jxt-core's): one stream for the bus (nats.stream, subjects
+// nats.subjects), one partition per topic, subject = topic, the durable
+// jxt-core's PullSubscribe names "<group>-unified_<topic>".
+// A record's offset is its stream sequence - 1, so with a stream per
+// partition offsets are dense per partition and start at 0, as in Kafka and
+// the memory broker; in a shared stream they have gaps.
 
 #ifndef EVBUS_TRANSPORT_NATS_NATS_COMMON_H_
 #define EVBUS_TRANSPORT_NATS_NATS_COMMON_H_
@@ -15,6 +20,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "evbus/config.h"
 #include "evbus/status.h"
@@ -30,9 +36,18 @@ inline constexpr char kEventIdHeader[] = "X-Event-ID";
 // lease-token names allow no more).
 std::string Sanitize(std::string_view s);
 
+// Partitions per topic: nats.partitions, or 1 in the jxt layout.
+int32_t Partitions(const NatsConfig& config);
 std::string StreamName(const NatsConfig& config, std::string_view topic, int32_t partition);
-std::string Subject(std::string_view topic, int32_t partition);
-std::string DurableName(std::string_view group, std::string_view topic, int32_t partition);
+std::string Subject(const NatsConfig& config, std::string_view topic, int32_t partition);
+std::string DurableName(const NatsConfig& config, std::string_view group, std::string_view topic,
+                        int32_t partition);
+// The subjects a stream evbus creates for `topic` gets.
+std::vector<std::string> StreamSubjects(const NatsConfig& config, std::string_view topic,
+                                        int32_t partition);
+// Whether `subject` is matched by the NATS subject pattern `pattern` ('*' one
+// token, '>' the rest).
+bool SubjectMatches(std::string_view pattern, std::string_view subject);
 
 inline int64_t Nanos(Duration d) { return static_cast<int64_t>(d.count()); }
 inline int64_t Millis(Duration d) {

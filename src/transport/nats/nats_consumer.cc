@@ -282,7 +282,7 @@ class NatsConsumer final : public Consumer {
       {
         std::lock_guard<std::mutex> state(mu_);
         last_refresh_ = now;
-        plan = leases_->Step(topics_, session_.config().nats.partitions);
+        plan = leases_->Step(topics_, Partitions(session_.config().nats));
         if (plan.ok()) {
           plan->lost.insert(plan->lost.end(), keeper_lost_.begin(), keeper_lost_.end());
           keeper_lost_.clear();
@@ -385,8 +385,8 @@ class NatsConsumer final : public Consumer {
     auto part = std::make_unique<Part>();
     part->tp = tp;
     part->stream = StreamName(config.nats, tp.topic, tp.partition);
-    part->durable = DurableName(group_, tp.topic, tp.partition);
-    const std::string subject = Subject(tp.topic, tp.partition);
+    part->durable = DurableName(config.nats, group_, tp.topic, tp.partition);
+    const std::string subject = Subject(config.nats, tp.topic, tp.partition);
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
     cc.Durable = part->durable.c_str();

@@ -99,7 +99,7 @@ class NatsProducer final : public Producer {
       : session_(session),
         streams_(streams),
         table_(std::make_shared<PendingTable>()),
-        partitions_(session.config().nats.partitions) {
+        partitions_(Partitions(session.config().nats)) {
     session_.Pin();
   }
   ~NatsProducer() override { Close(Clock::now()); }
@@ -111,7 +111,7 @@ class NatsProducer final : public Producer {
     if (Status s = streams_.Ensure(record.topic); !s.ok()) return s;
     const int32_t partition = record.key.empty() ? static_cast<int32_t>(Random() % partitions_)
                                                  : PartitionForKey(record.key, partitions_);
-    const std::string subject = Subject(record.topic, partition);
+    const std::string subject = Subject(session_.config().nats, record.topic, partition);
     natsMsg* msg = nullptr;
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, record.payload.data(),
                                   static_cast<int>(record.payload.size()));
@@ -219,7 +219,7 @@ class NatsProducer final : public Producer {
   NatsSession& session_;
   NatsStreams& streams_;
   std::shared_ptr<PendingTable> table_;
-  const int32_t partitions_;  // nats.partitions
+  const int32_t partitions_;  // Partitions(nats)
   std::atomic<bool> closed_{false};
   std::shared_mutex use_mu_;  // shared: Produce, Flush; exclusive: Close
   std::atomic<bool> first_published_{false};

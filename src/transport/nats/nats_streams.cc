@@ -1,5 +1,6 @@
 #include "transport/nats/nats_streams.h"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 
@@ -44,8 +45,9 @@ Status NatsStreams::Ensure(const std::string& topic) {
     if (ensured_.count(topic) != 0) return Status();
   }
   if (Status s = session_.Connect(); !s.ok()) return s;
-  const int32_t partitions =
-      session_.config().nats.stream.empty() ? session_.config().nats.partitions : 1;
+  const NatsConfig& nc = session_.config().nats;
+  // A shared stream (nats.stream) is one stream whatever the partitions.
+  const int32_t partitions = nc.stream.empty() ? Partitions(nc) : 1;
   for (int32_t p = 0; p < partitions; ++p) {
     if (Status s = EnsureStream(session_.js(), topic, p); !s.ok()) return s;
   }
@@ -58,13 +60,30 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
   const Config& config = session_.config();
   const NatsConfig& nc = config.nats;
   const std::string name = StreamName(nc, topic, partition);
+  const std::string subject = Subject(nc, topic, partition);
   jsStreamInfo* info = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &jerr);
-  jsStreamInfo_Destroy(info);
   const bool exists = s == NATS_OK;
+  // A topic outside its stream's subjects would publish into nothing (no
+  // responders) and never be consumed: say so before the first publish.
+  std::vector<std::string> covering =
+      exists && info->Config != nullptr
+          ? std::vector<std::string>(info->Config->Subjects,
+                                     info->Config->Subjects + info->Config->SubjectsLen)
+          : StreamSubjects(nc, topic, partition);
+  jsStreamInfo_Destroy(info);
   if (!exists && s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
     return NatsError("stream " + name + " of topic " + topic, s, jerr);
+  }
+  if (std::none_of(covering.begin(), covering.end(),
+                   [&](const std::string& p) { return SubjectMatches(p, subject); })) {
+    std::string list;
+    for (const std::string& p : covering) list += (list.empty() ? "" : ", ") + p;
+    return Status(ErrorCode::kFailedPrecondition,
+                  "topic " + topic + ": subject " + subject + " is not in the subjects [" + list +
+                      "] of " + (exists ? "JetStream stream " : "nats.subjects for stream ") +
+                      name);
   }
   const TopicStrategy strategy = config.topic_strategy;
   if (exists && strategy != TopicStrategy::kCreateOrUpdate) return Status();
@@ -73,18 +92,20 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
                     " does not exist (topic_strategy validate_only)");
   }
   // Shared stream (nats.stream): it must exist and cover the topic; we only
-  // create it when missing, with the subjects of this topic.
-  const std::string subject = nc.stream.empty() ? Subject(topic, partition)
-                                                : Subject(topic, 0).substr(0, topic.size()) + ".*";
-  const char* subjects[] = {subject.c_str()};
+  // create it when missing, with the subjects of this topic (partitioned) or
+  // nats.subjects (jxt).
+  std::vector<const char*> subjects;
+  for (const std::string& p : covering) subjects.push_back(p.c_str());
   const std::string description =
-      "evbus topic " + topic + " partition " + std::to_string(partition);
+      nc.layout == NatsLayout::kJxt
+          ? "evbus/jxt-core bus stream"
+          : "evbus topic " + topic + " partition " + std::to_string(partition);
   jsStreamConfig sc;
   jsStreamConfig_Init(&sc);
   sc.Name = name.c_str();
   sc.Description = description.c_str();
-  sc.Subjects = subjects;
-  sc.SubjectsLen = 1;
+  sc.Subjects = subjects.data();
+  sc.SubjectsLen = static_cast<int>(subjects.size());
   sc.Storage = nc.storage == "memory" ? js_MemoryStorage : js_FileStorage;
   sc.Replicas = nc.replicas;
   sc.MaxAge = Nanos(nc.max_age);
@@ -119,7 +140,7 @@ Result<int32_t> NatsStreams::Describe(const std::string& topic) {
     }
     return st;
   }
-  return session_.config().nats.partitions;
+  return Partitions(session_.config().nats);
 }
 
 Result<std::vector<TopicInfo>> NatsStreams::List() {
@@ -141,6 +162,14 @@ Result<std::vector<TopicInfo>> NatsStreams::List() {
     for (int j = 0; j < sc->SubjectsLen; ++j) {
       std::string topic;
       int32_t partition = 0;
+      if (nc.layout == NatsLayout::kJxt) {
+        // One stream for the bus: its subjects (patterns, maybe) are the topics.
+        if (nc.stream != sc->Name) continue;
+        Found& f = topics[sc->Subjects[j]];
+        f.partitions.insert(0);
+        f.max_age_ns = sc->MaxAge;
+        continue;
+      }
       if (!ParseSubject(sc->Subjects[j], topic, partition)) continue;
       if (StreamName(nc, topic, partition) != sc->Name) continue;  // not evbus's
       Found& f = topics[topic];

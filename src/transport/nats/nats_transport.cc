@@ -67,7 +67,7 @@ Result<int64_t> CommittedOffset(const Config& config, const std::string& group,
   SessionPin pin(session);
   if (Status s = session.Connect(); !s.ok()) return s;
   const std::string stream = StreamName(config.nats, topic, partition);
-  const std::string durable = DurableName(group, topic, partition);
+  const std::string durable = DurableName(config.nats, group, topic, partition);
   jsConsumerInfo* ci = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s =
