@@ -229,6 +229,51 @@ TEST_F(KafkaTest, FirstPublishToAMissingTopicFollowsTheTopicStrategy) {
   EXPECT_EQ((*t)->DescribeTopic(missing.topic).status().code(), ErrorCode::kNotFound);
 }
 
+// Subscribing follows topic_strategy as the first publish does: a missing
+// topic is created with kafka.topic_partitions at Start (librdkafka alone
+// would wait silently for it until its next metadata scan, minutes later),
+// and under validate_only Start fails naming it; the bus still closes cleanly.
+TEST_F(KafkaTest, SubscribingToAMissingTopicFollowsTheTopicStrategy) {
+  Config config = config_;
+  config.kafka.topic_partitions = 3;
+  const std::string topic = unique_ + "-first-subscribe";
+  {
+    Config strict_config = config;
+    strict_config.topic_strategy = TopicStrategy::kValidateOnly;
+    std::unique_ptr<EventBus> strict = NewBus(strict_config);
+    ASSERT_NE(strict, nullptr);
+    ASSERT_OK(strict->Subscribe(topic, [](const Record&, const Delivery&) { return Status(); }));
+    const Status s = strict->Start();
+    EXPECT_EQ(s.code(), ErrorCode::kNotFound) << s.ToString();
+    EXPECT_NE(s.message().find(topic), std::string::npos) << s.ToString();
+    auto report = strict->Close();
+    ASSERT_TRUE(report.ok());
+    EXPECT_TRUE(report->status.ok()) << report->ToString();
+  }
+  Signal signal;
+  int handled = 0;
+  std::unique_ptr<EventBus> bus = NewBus(config);
+  ASSERT_NE(bus, nullptr);
+  ASSERT_OK(bus->Subscribe(topic, [&](const Record&, const Delivery&) {
+    signal.Update([&] { ++handled; });
+    return Status();
+  }));
+  ASSERT_OK(bus->Start());
+  Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config, 0);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  Result<transport::TopicInfo> info = (*t)->DescribeTopic(topic);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->partitions, 3);
+  for (int i = 0; i < 6; ++i) {
+    Record r;
+    r.topic = topic;
+    r.key = "k" + std::to_string(i);
+    ASSERT_OK(bus->Publish(std::move(r)));
+  }
+  EXPECT_TRUE(signal.WaitUntil([&] { return handled == 6; }, 30s)) << handled << " of 6";
+  ASSERT_TRUE(bus->Close().ok());
+}
+
 // A long subscriber.commit_interval (the consumer's poll timeout) must not
 // hold delivery back under light load: librdkafka's batch consume waits for a
 // full batch or the timeout, so a few records waited the whole interval.

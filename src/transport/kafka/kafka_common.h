@@ -65,6 +65,10 @@ class ThreadTracker {
   std::vector<int> tids_;
 };
 
+// Asserts a topic under topic_strategy (creating it under create_if_missing,
+// create_or_update): the transport's EnsureTopic, for the producer and consumer.
+using EnsureTopicFn = std::function<Status(const std::string& topic)>;
+
 // Shared by a transport's handles: the user's error sink and connection state.
 struct KafkaShared {
   ErrorSink sink;

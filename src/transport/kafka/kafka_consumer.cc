@@ -38,8 +38,9 @@ void OnCommitCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 }  // namespace
 
 Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Config& config,
-                                                             KafkaShared* shared, uint64_t bus_id) {
-  std::unique_ptr<KafkaConsumer> c(new KafkaConsumer(shared));
+                                                             KafkaShared* shared, uint64_t bus_id,
+                                                             EnsureTopicFn ensure_topic) {
+  std::unique_ptr<KafkaConsumer> c(new KafkaConsumer(shared, std::move(ensure_topic)));
   Result<Handle> h =
       NewHandle(config, Role::kConsumer, shared, bus_id, c.get(), [](rd_kafka_conf_t* conf) {
         rd_kafka_conf_set_rebalance_cb(conf, OnRebalanceCb);
@@ -55,6 +56,16 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Config& confi
 
 Status KafkaConsumer::Subscribe(const std::vector<std::string>& topics,
                                 RebalanceListener* listener) {
+  // A topic missing under validate_only fails the subscription by name.
+  // Anything else is reported and the subscription goes on: a broker that
+  // cannot be asked (librdkafka finds the topic once it is back), or a
+  // partition count other than kafka.topic_partitions (which matters to
+  // producers' key mapping, not to a consumer).
+  for (const std::string& t : topics) {
+    Status s = ensure_topic_ ? ensure_topic_(t) : Status();
+    if (s.code() == ErrorCode::kNotFound) return s;
+    if (!s.ok()) shared_->Report(s);
+  }
   listener_ = listener;
   ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
   for (const std::string& t : topics) {

@@ -38,8 +38,11 @@ namespace evbus::transport::kafka {
 
 class KafkaConsumer final : public Consumer {
  public:
+  // `ensure_topic` runs for each topic at Subscribe: a missing topic is
+  // created there (or refused under validate_only) rather than left to
+  // librdkafka, which would wait for it silently until its next metadata scan.
   static Result<std::unique_ptr<KafkaConsumer>> Create(const Config& config, KafkaShared* shared,
-                                                       uint64_t bus_id);
+                                                       uint64_t bus_id, EnsureTopicFn ensure_topic);
   ~KafkaConsumer() override { (void)Close(Clock::now()); }
 
   Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) override;
@@ -57,7 +60,8 @@ class KafkaConsumer final : public Consumer {
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
 
  private:
-  explicit KafkaConsumer(KafkaShared* shared) : shared_(shared) {}
+  KafkaConsumer(KafkaShared* shared, EnsureTopicFn ensure_topic)
+      : shared_(shared), ensure_topic_(std::move(ensure_topic)) {}
   // A spare record refilled in place, or a new one.
   RecordPtr ToRecord(const rd_kafka_message_t& msg);
   // Appends `msg` to `out`, or holds it back (paused partition), or reports it (error).
@@ -79,6 +83,7 @@ class KafkaConsumer final : public Consumer {
   bool TakeHeld(std::vector<RecordPtr>& out, size_t max_records);
 
   KafkaShared* shared_;
+  EnsureTopicFn ensure_topic_;
   Handle handle_;
   QueuePtr queue_;  // the consumer queue, for Wakeup
   RebalanceListener* listener_ = nullptr;

@@ -32,9 +32,6 @@ namespace evbus::transport::kafka {
 
 class KafkaProducer final : public Producer {
  public:
-  // Asserts a topic under topic_strategy (creating it under create_if_missing).
-  using EnsureTopicFn = std::function<Status(const std::string& topic)>;
-
   // `ensure_topic` runs before the first record to each topic: without it the
   // broker would auto-create a missing topic with its own partition count.
   static Result<std::unique_ptr<KafkaProducer>> Create(const Config& config, KafkaShared* shared,

@@ -29,14 +29,17 @@ class KafkaTransport final : public Transport {
   }
   bool connected() const override { return shared_.connected.load(); }
 
-  Result<std::unique_ptr<Producer>> CreateProducer() override {
-    // The first publish to a topic may wait for the broker up to publisher.timeout.
+  // The first publish to a topic, and each subscribed topic, may wait for the
+  // broker up to publisher.timeout.
+  kafka::EnsureTopicFn EnsureTopicFn() {
     const int wait_ms = static_cast<int>(std::clamp<int64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.publisher.timeout).count(), 1,
         kAdminTimeoutMs));
-    auto p = kafka::KafkaProducer::Create(
-        config_, &shared_, bus_id_,
-        [this, wait_ms](const std::string& topic) { return EnsureTopicWithin(topic, wait_ms); });
+    return [this, wait_ms](const std::string& topic) { return EnsureTopicWithin(topic, wait_ms); };
+  }
+
+  Result<std::unique_ptr<Producer>> CreateProducer() override {
+    auto p = kafka::KafkaProducer::Create(config_, &shared_, bus_id_, EnsureTopicFn());
     if (!p.ok()) return p.status();
     return std::unique_ptr<Producer>(std::move(p).value());
   }
@@ -44,7 +47,7 @@ class KafkaTransport final : public Transport {
   Result<std::unique_ptr<Consumer>> CreateConsumer(const std::string& group) override {
     Config c = config_;
     c.subscriber.group = group;
-    auto consumer = kafka::KafkaConsumer::Create(c, &shared_, bus_id_);
+    auto consumer = kafka::KafkaConsumer::Create(c, &shared_, bus_id_, EnsureTopicFn());
     if (!consumer.ok()) return consumer.status();
     return std::unique_ptr<Consumer>(std::move(consumer).value());
   }
