@@ -469,6 +469,32 @@ TEST(ConfigValidate, CrossFieldRules) {
   EXPECT_EQ(LoadError("service_name: \"a\\0b\"\n"), "service_name: contains a NUL byte");
 }
 
+// nats.layout jxt takes jxt-core's stream name and subjects, and nothing else does.
+TEST(ConfigValidate, JxtNatsLayoutNeedsItsStreamAndSubjects) {
+  auto jxt = [](Config& c) {
+    c.nats.layout = NatsLayout::kJxt;
+    c.nats.stream = "BUSINESS_STREAM";
+    c.nats.subjects = {"business.>"};
+  };
+  EXPECT_EQ(ValidateError(jxt), "");
+  EXPECT_EQ(ValidateError([&](Config& c) { jxt(c), c.nats.stream.clear(); }),
+            "nats.stream: required with nats.layout jxt (jxt-core's jetstream.stream.name, e.g. "
+            "BUSINESS_STREAM)");
+  EXPECT_EQ(ValidateError([&](Config& c) { jxt(c), c.nats.subjects.clear(); }),
+            "nats.subjects: required with nats.layout jxt (jxt-core's jetstream.stream.subjects, "
+            "e.g. [business.>])");
+  EXPECT_EQ(ValidateError([&](Config& c) { jxt(c), c.nats.subjects = {"a..b"}; }),
+            "nats.subjects[0]: \"a..b\" is not a NATS subject");
+  EXPECT_EQ(ValidateError([](Config& c) { c.nats.subjects = {"business.>"}; }),
+            "nats.subjects: only read with nats.layout jxt; layout is partitioned");
+  EXPECT_EQ(LoadError("nats:\n  layout: jxt-core\n"),
+            "nats.layout: \"jxt-core\" is not one of partitioned|jxt");
+  EXPECT_EQ(LoadError("publisher:\n  jxt_compat: v2\n"),
+            "publisher.jxt_compat: \"v2\" is not one of current|event_id|seed");
+  EXPECT_EQ(LoadError("subscriber:\n  payload_format: json\n"),
+            "subscriber.payload_format: \"json\" is not one of raw_json|base64|auto");
+}
+
 TEST(ConfigEnv, EveryFieldHasAnOverride) {
   for (const Field& f : Fields()) {
     Sample sample = MakeSample(f);

@@ -321,6 +321,89 @@ TEST_F(NatsTest, ValidateOnlyNamesTheMissingStream) {
   EXPECT_NE(s.message().find("validate_only"), std::string::npos) << s.ToString();
 }
 
+// Every way setting a topic up can fail, on the publish path and at Start:
+// each fails by name, and Close() after it is clean with no thread left (the
+// fixture checks the census). cnats segfaulted in Close() on such a path.
+class NatsSetupFailureTest : public NatsTest {
+ protected:
+  // Publishes one record to `topic` and subscribes to it on a second bus;
+  // both must fail with `code` and a message holding `says`.
+  void ExpectPublishAndStartFail(const Config& config, const std::string& topic, ErrorCode code,
+                                 const std::string& says) {
+    std::unique_ptr<EventBus> pub = NewBus(config);
+    ASSERT_NE(pub, nullptr);
+    Record r;
+    r.topic = topic;
+    r.key = "a-1";
+    const Status published = pub->Publish(r);
+    EXPECT_EQ(published.code(), code) << published.ToString();
+    EXPECT_NE(published.message().find(says), std::string::npos) << published.ToString();
+    auto closed = pub->Close();
+    ASSERT_TRUE(closed.ok());
+    EXPECT_TRUE(closed->status.ok()) << closed->ToString();
+
+    std::unique_ptr<EventBus> sub = NewBus(config);
+    ASSERT_NE(sub, nullptr);
+    ASSERT_OK(sub->Subscribe(topic, [](const Record&, const Delivery&) { return Status(); }));
+    const Status started = sub->Start();
+    EXPECT_EQ(started.code(), code) << started.ToString();
+    EXPECT_NE(started.message().find(says), std::string::npos) << started.ToString();
+    closed = sub->Close();
+    ASSERT_TRUE(closed.ok());
+    EXPECT_TRUE(closed->status.ok()) << closed->ToString();
+  }
+
+  // jxt-core's layout: one stream for the bus with subjects <unique>.>.
+  Config JxtLayout() const {
+    Config c = config_;
+    c.nats.layout = NatsLayout::kJxt;
+    c.nats.stream = "JXT_" + Sanitized(unique_);
+    c.nats.subjects = {unique_ + ".>"};
+    return c;
+  }
+  static std::string Sanitized(std::string s) {
+    for (char& ch : s) {
+      if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    }
+    return s;
+  }
+  void TearDown() override {
+    if (!unique_.empty()) (void)transport::nats::DeleteStreams(config_, JxtLayout().nats.stream);
+    NatsTest::TearDown();
+  }
+};
+
+TEST_F(NatsSetupFailureTest, JxtLayoutRefusesATopicOutsideItsSubjects) {
+  ExpectPublishAndStartFail(JxtLayout(), "elsewhere." + unique_, ErrorCode::kFailedPrecondition,
+                            "is not in the subjects [" + unique_ + ".>]");
+}
+
+TEST_F(NatsSetupFailureTest, StreamsWhoseSubjectsOverlapAnotherStreamFailByName) {
+  // A jxt-layout stream takes <unique>.>; evbus's own layout then cannot make
+  // the stream of topic <unique>.orders, whose subjects fall under it.
+  std::unique_ptr<EventBus> jxt = NewBus(JxtLayout());
+  ASSERT_NE(jxt, nullptr);
+  Record r;
+  r.topic = unique_ + ".first";
+  r.key = "a-1";
+  ASSERT_OK(jxt->Publish(r));
+  ASSERT_TRUE(jxt->Close().ok());
+  ExpectPublishAndStartFail(config_, unique_ + ".orders", ErrorCode::kInternal, "subjects overlap");
+}
+
+TEST_F(NatsSetupFailureTest, JxtStreamMissingUnderValidateOnlyFailsByName) {
+  Config c = JxtLayout();
+  c.topic_strategy = TopicStrategy::kValidateOnly;
+  ExpectPublishAndStartFail(c, unique_ + ".orders", ErrorCode::kNotFound, c.nats.stream);
+}
+
+TEST_F(NatsSetupFailureTest, UnreachableServerFailsByAddress) {
+  Config c = config_;
+  c.nats.urls = {"nats://127.0.0.1:1"};
+  c.nats.connect_timeout = 500ms;
+  ExpectPublishAndStartFail(c, unique_ + ".orders", ErrorCode::kUnavailable, "127.0.0.1:1");
+}
+
 // A free TCP port on 127.0.0.1 (free when asked; nothing reserves it).
 int FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

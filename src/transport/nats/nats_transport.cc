@@ -80,10 +80,13 @@ Result<int64_t> CommittedOffset(const Config& config, const std::string& group,
 }
 
 Status DeleteTopics(const Config& config, const std::string& topic_prefix) {
+  return DeleteStreams(config, "EVBUS_" + Sanitize(topic_prefix));
+}
+
+Status DeleteStreams(const Config& config, const std::string& prefix) {
   NatsSession session(config, 0);
   SessionPin pin(session);
   if (Status s = session.Connect(); !s.ok()) return s;
-  const std::string prefix = "EVBUS_" + Sanitize(topic_prefix);
   jsStreamNamesList* names = nullptr;
   natsStatus s = js_StreamNames(&names, session.js(), nullptr, nullptr);
   if (s == NATS_NOT_FOUND) return Status();  // no stream at all

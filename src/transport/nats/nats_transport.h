@@ -29,6 +29,10 @@ Result<int64_t> CommittedOffset(const Config& config, const std::string& group,
 // (default layout), so a test re-run on a long-lived server starts clean.
 Status DeleteTopics(const Config& config, const std::string& topic_prefix);
 
+// For tests: deletes every stream whose name starts with `name_prefix`
+// (e.g. a jxt-layout stream, named by nats.stream).
+Status DeleteStreams(const Config& config, const std::string& name_prefix);
+
 // Empty when a server answers at the first of config.nats.urls (a TCP connect
 // within connect_timeout, no cnats thread); otherwise why not.
 std::string ProbeServer(const NatsConfig& config);
