@@ -196,7 +196,8 @@ class JxtPeer : public ServerTest {
 
   // evbus consumes what the peer produced, all kCount of them.
   std::vector<Seen> ConsumeWithEvbus(const Config& config, const std::string& topic,
-                                     PayloadFormat format, int64_t* poison = nullptr) {
+                                     PayloadFormat format, int64_t* poison = nullptr,
+                                     int want = kCount) {
     std::mutex mu;
     std::vector<Seen> seen;
     Signal signal;
@@ -217,8 +218,8 @@ class JxtPeer : public ServerTest {
                     .ok());
     EXPECT_TRUE(bus->Start().ok());
     if (poison == nullptr) {
-      EXPECT_TRUE(signal.WaitUntil([&] { return handled >= kCount; }, 60s))
-          << handled << " of " << kCount << " handled";
+      EXPECT_TRUE(signal.WaitUntil([&] { return handled >= want; }, 60s))
+          << handled << " of " << want << " handled";
     } else {
       EXPECT_TRUE(Eventually([&] { return bus->stats().poison >= kCount; }, 60s))
           << bus->stats().poison << " of " << kCount << " poison";
@@ -384,13 +385,17 @@ Config JxtNatsConfig(const std::string& unique) {
   return c;
 }
 
-class JxtPeerNats : public JxtPeer, public ::testing::WithParamInterface<WireGeneration> {
+class JxtPeerNatsBase : public JxtPeer {
  protected:
-  JxtPeerNats() : JxtPeer("jxt-nats", NatsUnavailableForPeer, JxtNatsConfig) {}
+  JxtPeerNatsBase() : JxtPeer("jxt-nats", NatsUnavailableForPeer, JxtNatsConfig) {}
   void TearDown() override {  // the bus's stream outlives it on the shared server
     if (!unique_.empty()) (void)transport::nats::DeleteStreams(config_, config_.nats.stream);
     JxtPeer::TearDown();
   }
+};
+
+class JxtPeerNats : public JxtPeerNatsBase, public ::testing::WithParamInterface<WireGeneration> {
+ protected:
   std::string Flags() const {
     return "--url " + NatsUrl() + " --stream " + config_.nats.stream + " --subjects '" + unique_ +
            ".>' --gen " + GenName(GetParam()) + " --count " + std::to_string(kCount);
@@ -413,6 +418,34 @@ TEST_P(JxtPeerNats, EvbusProducesGoConsumes) {
                              unique_ + "-go --timeout 60s");
   ASSERT_EQ(consumed.code, 0) << consumed.last;
   CheckSeen(ParsePeerLines(consumed), GetParam(), "ev-", 1);
+}
+
+// Moving a consumer from Go to evbus: with subscriber.group set to jxt-core's
+// durable name base, evbus takes over the same durable consumer and goes on
+// exactly where the Go consumer stopped: nothing lost, nothing read twice.
+class JxtPeerNatsMigration : public JxtPeerNatsBase {};
+
+TEST_F(JxtPeerNatsMigration, EvbusTakesOverTheGoDurableWhereItStopped) {
+  const std::string topic = unique_ + ".orders";
+  const std::string flags = "--url " + NatsUrl() + " --stream " + config_.nats.stream +
+                            " --subjects '" + unique_ + ".>' --gen current --topic " + topic;
+  PeerRun produced = RunPeer("nats-produce " + flags + " --count " + std::to_string(kCount) +
+                             " --aggregates " + std::to_string(kAggregates));
+  ASSERT_EQ(produced.code, 0) << produced.last;
+  const int half = kCount / 2;
+  PeerRun go = RunPeer("nats-consume " + flags + " --count " + std::to_string(half) +
+                       " --durable " + config_.subscriber.group + " --timeout 60s");
+  ASSERT_EQ(go.code, 0) << go.last;
+  std::vector<Seen> seen = ParsePeerLines(go);
+  const size_t by_go = seen.size();
+  std::vector<Seen> by_evbus =
+      ConsumeWithEvbus(config_, topic, PayloadFormat::kAuto, nullptr, kCount - half);
+  seen.insert(seen.end(), by_evbus.begin(), by_evbus.end());
+  std::printf("[ jxt-peer ] migration: Go read %zu, then evbus %zu on the same durable\n", by_go,
+              by_evbus.size());
+  EXPECT_EQ(by_go, static_cast<size_t>(half));
+  EXPECT_EQ(by_evbus.size(), static_cast<size_t>(kCount - half));
+  CheckSeen(seen, WireGeneration::kCurrent, "go-", 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Generations, JxtPeerNats,
