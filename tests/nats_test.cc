@@ -436,6 +436,7 @@ class PrivateNatsServer {
   PrivateNatsServer& operator=(const PrivateNatsServer&) = delete;
 
   bool Up() { return Run("up"); }
+  bool Down() { return Run("down"); }
   // Returns once the new server answers (the clients reconnect after it).
   bool Restart() { return Run("restart"); }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
@@ -637,6 +638,86 @@ TEST_F(NatsRestartTest, DisconnectAndReconnectReachTheBusAndTheCensus) {
   Result<CloseReport> report = bus->Close();
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->bus_threads_after_close, 0u) << report->ToString();
+}
+
+// Close(timeout) returns by its deadline with the server gone, whether it
+// stopped before Close, during it (while a handler held the drain), and says
+// what it could not acknowledge; no thread is left (the fixture's T1).
+TEST_F(NatsRestartTest, CloseWithTheServerStoppedBeforeOrDuringCloseReturnsByItsDeadline) {
+  for (const bool during : {false, true}) {
+    SCOPED_TRACE(during ? "stopped during close" : "stopped before close");
+    ASSERT_TRUE(server_.Up());
+    Config config = config_;
+    config.subscriber.commit_interval = 60s;  // everything handled waits for the final ack
+    const std::string topic = unique_ + (during ? "-during" : "-before");
+    Signal gate;
+    bool server_gone = false;
+    int handled = 0;
+    auto consumer = NewBus(config);
+    ASSERT_NE(consumer, nullptr);
+    ASSERT_OK(consumer->SetErrorCallback([](const Status&) {}));  // expected: server down
+    ASSERT_OK(consumer->Subscribe(topic, [&](const Record& r, const Delivery&) {
+      if (during && r.key == "k0") gate.WaitUntil([&] { return server_gone; }, 60s);
+      gate.Update([&] { ++handled; });
+      return Status();
+    }));
+    ASSERT_OK(consumer->Start());
+    {
+      auto producer = NewBus(config);
+      ASSERT_NE(producer, nullptr);
+      for (int i = 0; i < 20; ++i) {
+        Record r;
+        r.topic = topic;
+        r.key = "k" + std::to_string(i % 4);
+        ASSERT_OK(producer->Publish(std::move(r)));
+      }
+      ASSERT_TRUE(producer->Close().ok());
+    }
+    ASSERT_TRUE(gate.WaitUntil([&] { return handled >= (during ? 15 : 20); }, 60s)) << handled;
+
+    const auto timeout = during ? 8s : 3s;
+    const auto start = std::chrono::steady_clock::now();
+    std::optional<Result<CloseReport>> closed;
+    if (during) {
+      std::thread closer([&] { closed.emplace(consumer->Close(timeout)); });
+      ASSERT_TRUE(Eventually([&] { return consumer->health().state == BusState::kDraining; }, 10s));
+      ASSERT_TRUE(server_.Down());
+      gate.Update([&] { server_gone = true; });
+      closer.join();
+    } else {
+      ASSERT_TRUE(server_.Down());
+      closed.emplace(consumer->Close(timeout));
+    }
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(closed.has_value() && closed->ok());
+    const CloseReport& report = closed->value();
+    std::printf(
+        "nats close, server %s: %lld ms; %s\n", during ? "stopped during close" : "down",
+        static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()),
+        report.ToString().c_str());
+    EXPECT_LE(took, timeout) << report.ToString();
+    EXPECT_FALSE(report.status.ok()) << report.ToString();
+    EXPECT_GT(report.partitions_uncommitted, 0u) << report.ToString();
+    EXPECT_EQ(report.bus_threads_after_close, 0u);
+  }
+}
+
+// Never reachable: publishing and subscribing fail by address (see
+// NatsSetupFailureTest.UnreachableServerFailsByAddress); Close is immediate.
+TEST_F(NatsTest, BusWhoseServerWasNeverReachableClosesByTheDeadline) {
+  Config config = config_;
+  config.nats.urls = {"nats://127.0.0.1:" + std::to_string(FreePort())};
+  config.nats.connect_timeout = 500ms;
+  auto bus = NewBus(config);
+  ASSERT_NE(bus, nullptr);
+  ASSERT_OK(bus->Subscribe(unique_, [](const Record&, const Delivery&) { return Status(); }));
+  EXPECT_EQ(bus->Start().code(), ErrorCode::kUnavailable);
+  const auto start = std::chrono::steady_clock::now();
+  Result<CloseReport> report = bus->Close(2s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(report.ok());
+  EXPECT_LE(took, 2s) << report->ToString();
+  EXPECT_EQ(report->bus_threads_after_close, 0u);
 }
 
 }  // namespace

@@ -64,6 +64,9 @@ struct EVBUS_EXPORT CloseReport {
   uint64_t drained = 0;                // messages settled while draining
   uint64_t abandoned = 0;              // messages left unsettled (uncommitted: redelivered later)
   uint64_t partitions_committed = 0;   // partitions whose offset the final commit wrote
+  // Partitions whose final commit failed or was not answered by the deadline
+  // (broker gone): what they handled since their last commit is redelivered.
+  uint64_t partitions_uncommitted = 0;
   uint64_t publishes_failed_on_close = 0;  // accepted publishes completed with kClosed
   std::chrono::microseconds duration{0};
   std::string ToString() const;

@@ -16,16 +16,16 @@ namespace evbus {
 using Clock = std::chrono::steady_clock;
 
 std::string CloseReport::ToString() const {
-  char buf[512];
+  char buf[384];
   std::snprintf(buf, sizeof(buf),
-                "close: %s in %.1f ms; threads %zu at create, %zu before close, %zu after "
+                " in %.1f ms; threads %zu at create, %zu before close, %zu after "
                 "(%zu of this bus); drained %" PRIu64 ", abandoned %" PRIu64
-                ", partitions committed %" PRIu64 ", publishes failed on close %" PRIu64,
-                status.ToString().c_str(), static_cast<double>(duration.count()) / 1000.0,
-                threads_at_create, threads_before_close, threads_after_close,
-                bus_threads_after_close, drained, abandoned, partitions_committed,
-                publishes_failed_on_close);
-  return buf;
+                ", partitions committed %" PRIu64 ", uncommitted %" PRIu64
+                ", publishes failed on close %" PRIu64,
+                static_cast<double>(duration.count()) / 1000.0, threads_at_create,
+                threads_before_close, threads_after_close, bus_threads_after_close, drained,
+                abandoned, partitions_committed, partitions_uncommitted, publishes_failed_on_close);
+  return "close: " + status.ToString() + buf;
 }
 
 EventBus::Impl::~Impl() {
@@ -152,7 +152,18 @@ CloseReport EventBus::Impl::DoClose(std::chrono::milliseconds timeout) {
     cancel_.Cancel();  // handlers still running (none, unless timed out) should return
     dispatcher_->CancelHandlers();
     dispatcher_->AbandonAll();
-    report.partitions_committed = loop_->Finish(deadline).partitions_committed;
+    const core::ConsumerLoop::FinishReport finished = loop_->Finish(deadline);
+    report.partitions_committed = finished.partitions_committed;
+    report.partitions_uncommitted = finished.partitions_uncommitted;
+    if (report.status.ok() && finished.partitions_uncommitted > 0) {
+      report.status =
+          Status(finished.status.code(),
+                 "the final commit of " + std::to_string(finished.partitions_uncommitted) +
+                     " partition(s) did not complete (" + finished.status.ToString() +
+                     "); what they handled since their last commit will be redelivered");
+    } else if (report.status.ok() && !finished.status.ok()) {
+      report.status = finished.status;
+    }
     dispatcher_->Stop();
     report.abandoned = dispatcher_->abandoned();
   } else {

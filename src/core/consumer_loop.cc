@@ -117,7 +117,7 @@ void ConsumerLoop::Run() {
       if (!records.empty()) Route(records);
     }
     if (transport::Clock::now() >= next_commit) {
-      CommitFrontier(/*synchronous=*/false);
+      CommitFrontier(std::nullopt);
       next_commit = transport::Clock::now() + config_.commit_interval;
     } else if (eager_commit_after_ > 0) {
       CommitEager();
@@ -128,20 +128,30 @@ void ConsumerLoop::Run() {
     }
   }
 
-  // Final commit, then leave the group (which revokes, and commits again).
+  // Final commit, then leave the group (which revokes, and commits again),
+  // leaving time to tear the client down.
   transport::Clock::time_point deadline;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    deadline = finish_deadline_;
+    deadline = transport::WaitsEndBefore(finish_deadline_);
   }
   revoke_deadline_ = deadline;
   closing_ = true;
-  CommitFrontier(/*synchronous=*/true);
-  if (Status s = consumer_->Close(deadline); !s.ok()) report_error_(s);
-  for (auto& [tp, p] : partitions_) p->Abandon();
+  consumer_->TakeReports();
+  CommitFrontier(deadline);
+  Status left = consumer_->Close(deadline);
+  if (!left.ok()) report_error_(left);
+  for (auto& [tp, p] : partitions_) {
+    // Still assigned (the group was not left in time): a frontier that moved
+    // since the last good commit was never written.
+    if (p->TakeCommit()) close_uncommitted_.insert(tp);
+    p->Abandon();
+  }
   partitions_.clear();
   std::lock_guard<std::mutex> lock(mu_);
   finish_report_.partitions_committed = close_commits_;
+  finish_report_.partitions_uncommitted = close_uncommitted_.size();
+  finish_report_.status = !close_uncommitted_.empty() ? close_commit_error_ : left;
 }
 
 void ConsumerLoop::Route(std::vector<transport::RecordPtr>& records) {
@@ -240,11 +250,11 @@ void ConsumerLoop::ApplyBackpressure() {
   any_paused_.store(any, std::memory_order_release);
 }
 
-uint64_t ConsumerLoop::CommitFrontier(bool synchronous) {
+uint64_t ConsumerLoop::CommitFrontier(std::optional<transport::Clock::time_point> wait_until) {
   std::vector<PartitionState*> all;
   all.reserve(partitions_.size());
   for (auto& [tp, p] : partitions_) all.push_back(p.get());
-  return Commit(all, synchronous);
+  return Commit(all, wait_until);
 }
 
 void ConsumerLoop::CommitEager() {
@@ -252,10 +262,11 @@ void ConsumerLoop::CommitEager() {
   for (auto& [tp, p] : partitions_) {
     if (p->uncommitted() >= eager_commit_after_) due.push_back(p.get());
   }
-  if (!due.empty()) Commit(due, /*synchronous=*/false);
+  if (!due.empty()) Commit(due, std::nullopt);
 }
 
-uint64_t ConsumerLoop::Commit(const std::vector<PartitionState*>& partitions, bool synchronous) {
+uint64_t ConsumerLoop::Commit(const std::vector<PartitionState*>& partitions,
+                              std::optional<transport::Clock::time_point> wait_until) {
   std::vector<transport::CommitOffset> offsets;
   std::vector<PartitionState*> states;
   for (PartitionState* p : partitions) {
@@ -265,14 +276,21 @@ uint64_t ConsumerLoop::Commit(const std::vector<PartitionState*>& partitions, bo
     }
   }
   if (offsets.empty()) return 0;
-  Status s = consumer_->Commit(offsets, synchronous);
+  Status s = consumer_->Commit(offsets, wait_until);
   if (!s.ok()) {
     for (size_t i = 0; i < offsets.size(); ++i) states[i]->CommitFailed(offsets[i].next_offset);
+    if (closing_) {
+      for (const auto& o : offsets) close_uncommitted_.insert(o.tp);
+      close_commit_error_ = s;
+    }
     report_error_(s);
     return 0;
   }
   counters_.commits.fetch_add(offsets.size(), std::memory_order_relaxed);
-  if (closing_) close_commits_ += offsets.size();
+  if (closing_) {
+    close_commits_ += offsets.size();
+    for (const auto& o : offsets) close_uncommitted_.erase(o.tp);
+  }
   return offsets.size();
 }
 
@@ -297,7 +315,7 @@ void ConsumerLoop::OnRevoked(const std::vector<transport::TopicPartition>& parti
                                               " lost; its in-flight work is dropped uncommitted"));
     } else {
       if (!p.WaitIdle(deadline)) p.Abandon();  // too slow: redelivered to the next owner
-      Commit({&p}, /*synchronous=*/true);
+      Commit({&p}, deadline);
     }
     partitions_.erase(it);
   }

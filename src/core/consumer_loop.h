@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,8 @@ class ConsumerLoop final : public transport::RebalanceListener {
   void StopIntake();
   struct FinishReport {
     uint64_t partitions_committed = 0;
+    uint64_t partitions_uncommitted = 0;  // whose final commit failed or had no answer in time
+    Status status;  // why a final commit failed, or why the group was not left
   };
   FinishReport Finish(transport::Clock::time_point deadline);
 
@@ -76,12 +79,14 @@ class ConsumerLoop final : public transport::RebalanceListener {
   // Posts every assigned partition's lag, in-flight count and stall age.
   void SampleBacklog();
   // Commits every assigned partition's frontier that moved; returns how many.
-  uint64_t CommitFrontier(bool synchronous);
+  // Without `wait_until` the commits are not waited for.
+  uint64_t CommitFrontier(std::optional<transport::Clock::time_point> wait_until);
   // Commits, before the interval ends, the partitions with at least
   // eager_commit_after_ records settled since their last commit.
   void CommitEager();
   // The same for `partitions` (a revoke commits just its own).
-  uint64_t Commit(const std::vector<PartitionState*>& partitions, bool synchronous);
+  uint64_t Commit(const std::vector<PartitionState*>& partitions,
+                  std::optional<transport::Clock::time_point> wait_until);
 
   const uint64_t bus_id_;
   const SubscriberConfig config_;
@@ -111,6 +116,8 @@ class ConsumerLoop final : public transport::RebalanceListener {
   transport::Clock::time_point revoke_deadline_{};
   bool closing_ = false;
   uint64_t close_commits_ = 0;  // partitions committed by the final commit and revokes
+  std::set<transport::TopicPartition> close_uncommitted_;  // whose last close commit failed
+  Status close_commit_error_;
 
   std::atomic<bool> wake_requested_{false};
   std::atomic<bool> any_paused_{false};

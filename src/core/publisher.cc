@@ -179,9 +179,11 @@ uint64_t Publisher::Close(transport::Clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mu_);
     room_cv_.wait_until(lock, deadline, [&] { return callers_.load() == 0; });
   }
-  Status flushed = producer_->Flush(deadline);
+  // The flush leaves time to tear the client down before the deadline.
+  const transport::Clock::time_point flush_by = transport::WaitsEndBefore(deadline);
+  Status flushed = producer_->Flush(flush_by);
   (void)flushed;  // what did not flush completes with Closed below
-  producer_->Close(deadline);
+  producer_->Close(flush_by);
   return failed_closed_.load(std::memory_order_relaxed);
 }
 

@@ -9,11 +9,13 @@
 #ifndef EVBUS_TRANSPORT_TRANSPORT_H_
 #define EVBUS_TRANSPORT_TRANSPORT_H_
 
+#include <algorithm>
 #include <chrono>
 #include <compare>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +73,16 @@ class RebalanceListener {
   virtual void OnRevoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
 };
 
+// When the waits of a close (flush, final commit, leaving the group) should
+// end so that tearing the client down still fits before `deadline`: a
+// quarter of what is left early, at most 1 s (librdkafka's destroy joins its
+// threads, which takes time of its own).
+inline Clock::time_point WaitsEndBefore(Clock::time_point deadline) {
+  const Clock::time_point now = Clock::now();
+  if (deadline <= now) return deadline;
+  return deadline - std::min<Clock::duration>(std::chrono::seconds(1), (deadline - now) / 4);
+}
+
 struct CommitOffset {
   TopicPartition tp;
   int64_t next_offset = 0;  // the offset of the next record to read
@@ -101,9 +113,18 @@ class Consumer {
   // returned by Poll is affected; nothing is read and discarded.
   virtual void Pause(const TopicPartition& tp) = 0;
   virtual void Resume(const TopicPartition& tp) = 0;
-  // Commits offsets for assigned partitions.
-  // Errors: FailedPrecondition (a partition is no longer assigned), Unavailable.
-  virtual Status Commit(const std::vector<CommitOffset>& offsets, bool synchronous) = 0;
+  // Commits offsets for assigned partitions. Without `wait_until` the commit
+  // is sent and not waited for; with it, waits for the broker's answer until
+  // then and no longer (a broker that is gone must not hold Close past its
+  // deadline). Errors: FailedPrecondition (a partition is no longer
+  // assigned), Unavailable, Timeout (no answer by wait_until).
+  virtual Status Commit(const std::vector<CommitOffset>& offsets,
+                        std::optional<Clock::time_point> wait_until) = 0;
+  // Closing, before the final commit: takes in what the client has queued to
+  // report (e.g. every broker down), so that the commit does not wait on a
+  // broker already known to be gone. Records read here are dropped
+  // (uncommitted: the partition's next owner reads them again).
+  virtual void TakeReports() {}
   // Records the engine is done with and nobody else holds, offered back
   // before a Poll: a consumer may refill them instead of allocating (their
   // strings keep their capacity). Takes what it wants; clears `records`.

@@ -39,9 +39,11 @@ rd_kafka_resp_err_t OnNew(rd_kafka_t* rk, const rd_kafka_conf_t*, void* opaque, 
 }
 
 void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
-  KafkaShared* shared = static_cast<HandleContext*>(opaque)->shared;
+  HandleContext* context = static_cast<HandleContext*>(opaque);
+  KafkaShared* shared = context->shared;
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
   if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    context->all_brokers_down.store(true, std::memory_order_release);
     shared->SetConnected(
         false, FromKafka(code, std::string("kafka ") + rd_kafka_name(rk) + ": " + reason));
   }
@@ -172,7 +174,9 @@ Result<ConfPtr> BuildConf(const Config& config, Role role, HandleContext* contex
 Result<Handle> NewHandle(const Config& config, Role role, KafkaShared* shared, uint64_t bus_id,
                          void* owner, const std::function<Status(rd_kafka_conf_t*)>& customize) {
   auto threads = std::make_unique<ThreadTracker>(bus_id);
-  auto context = std::make_unique<HandleContext>(HandleContext{shared, owner});
+  auto context = std::make_unique<HandleContext>();
+  context->shared = shared;
+  context->owner = owner;
   Result<ConfPtr> conf = BuildConf(config, role, context.get(), threads.get());
   if (!conf.ok()) return conf.status();
   if (customize) {

@@ -66,7 +66,7 @@ class ThreadTracker {
 };
 
 // Asserts a topic under topic_strategy (creating it under create_if_missing,
-// create_or_update): the transport's EnsureTopic, for the producer and consumer.
+// create_or_update): the transport's EnsureTopic, for the producer.
 using EnsureTopicFn = std::function<Status(const std::string& topic)>;
 
 // Shared by a transport's handles: the user's error sink and connection state.
@@ -115,6 +115,9 @@ struct KafkaShared {
 struct HandleContext {
   KafkaShared* shared = nullptr;
   void* owner = nullptr;
+  // Set when librdkafka reports every broker of this handle down; cleared by
+  // the handle's owner when it hears from a broker again.
+  std::atomic<bool> all_brokers_down{false};
 };
 
 enum class Role { kProducer, kConsumer, kAdmin };
@@ -151,6 +154,7 @@ class Handle {
   }
   ~Handle() { Destroy(); }
   rd_kafka_t* get() const { return rk_; }
+  HandleContext* context() const { return context_.get(); }
   explicit operator bool() const { return rk_ != nullptr; }
   // Destroys the handle (flags as rd_kafka_destroy_flags) and joins its threads.
   void Destroy(int flags = 0);

@@ -30,17 +30,19 @@ void OnRebalanceCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partitio
 void OnCommitCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
                 void* opaque) {
   // Asynchronous commits: report failures (the next frontier commit retries).
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-    static_cast<HandleContext*>(opaque)->shared->Report(FromKafka(err, "kafka offset commit"));
+  auto* context = static_cast<HandleContext*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    context->all_brokers_down.store(false, std::memory_order_relaxed);  // the coordinator answered
+  } else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    context->shared->Report(FromKafka(err, "kafka offset commit"));
   }
 }
 
 }  // namespace
 
 Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Config& config,
-                                                             KafkaShared* shared, uint64_t bus_id,
-                                                             EnsureTopicFn ensure_topic) {
-  std::unique_ptr<KafkaConsumer> c(new KafkaConsumer(shared, std::move(ensure_topic)));
+                                                             KafkaShared* shared, uint64_t bus_id) {
+  std::unique_ptr<KafkaConsumer> c(new KafkaConsumer(shared));
   Result<Handle> h =
       NewHandle(config, Role::kConsumer, shared, bus_id, c.get(), [](rd_kafka_conf_t* conf) {
         rd_kafka_conf_set_rebalance_cb(conf, OnRebalanceCb);
@@ -56,16 +58,6 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Config& confi
 
 Status KafkaConsumer::Subscribe(const std::vector<std::string>& topics,
                                 RebalanceListener* listener) {
-  // A topic missing under validate_only fails the subscription by name.
-  // Anything else is reported and the subscription goes on: a broker that
-  // cannot be asked (librdkafka finds the topic once it is back), or a
-  // partition count other than kafka.topic_partitions (which matters to
-  // producers' key mapping, not to a consumer).
-  for (const std::string& t : topics) {
-    Status s = ensure_topic_ ? ensure_topic_(t) : Status();
-    if (s.code() == ErrorCode::kNotFound) return s;
-    if (!s.ok()) shared_->Report(s);
-  }
   listener_ = listener;
   ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
   for (const std::string& t : topics) {
@@ -185,6 +177,9 @@ void KafkaConsumer::Take(MessagePtr msg, std::vector<RecordPtr>& out) {
     return;
   }
   shared_->MarkConnected();
+  if (handle_.context()->all_brokers_down.load(std::memory_order_relaxed)) {
+    handle_.context()->all_brokers_down.store(false, std::memory_order_relaxed);
+  }
   if (!detached_.empty()) {
     TopicPartition tp{rd_kafka_topic_name(msg->rkt), msg->partition};
     if (detached_.count(tp) != 0) {
@@ -252,13 +247,55 @@ void KafkaConsumer::Reattach(const std::vector<TopicPartition>* tps) {
   }
 }
 
-Status KafkaConsumer::Commit(const std::vector<CommitOffset>& offsets, bool synchronous) {
+Status KafkaConsumer::Commit(const std::vector<CommitOffset>& offsets,
+                             std::optional<Clock::time_point> wait_until) {
   ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
   for (const CommitOffset& c : offsets) {
     rd_kafka_topic_partition_list_add(list.get(), c.tp.topic.c_str(), c.tp.partition)->offset =
         c.next_offset;
   }
-  return FromKafka(rd_kafka_commit(handle_.get(), list.get(), synchronous ? 0 : 1), "kafka commit");
+  if (!wait_until) return FromKafka(rd_kafka_commit(handle_.get(), list.get(), 1), "kafka commit");
+  // librdkafka keeps a commit it cannot send waiting for the coordinator, and
+  // rd_kafka_destroy waits for such commits up to the session timeout: with
+  // every broker down, a waited commit is not sent at all.
+  if (handle_.context()->all_brokers_down.load(std::memory_order_acquire)) {
+    return Status(ErrorCode::kUnavailable, "kafka commit not sent: every broker is down");
+  }
+  // rd_kafka_commit(sync) waits for the answer without a bound, and with the
+  // broker gone that is until it is back. The result comes to a queue of
+  // this call's own instead, read until wait_until; an answer after that
+  // reaches a destroyed queue and is dropped.
+  QueuePtr results(rd_kafka_queue_new(handle_.get()));
+  rd_kafka_resp_err_t err =
+      rd_kafka_commit_queue(handle_.get(), list.get(), results.get(), nullptr, nullptr);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafka(err, "kafka commit");
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*wait_until - Clock::now());
+    if (left.count() <= 0) {
+      return Status(ErrorCode::kTimeout,
+                    "kafka commit: no answer from the group coordinator by the deadline");
+    }
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(results.get(), static_cast<int>(left.count()));
+    if (ev == nullptr) continue;
+    const bool done = rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT;
+    err = rd_kafka_event_error(ev);
+    rd_kafka_event_destroy(ev);
+    if (!done) continue;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      handle_.context()->all_brokers_down.store(false, std::memory_order_relaxed);
+    }
+    return FromKafka(err, "kafka commit");
+  }
+}
+
+void KafkaConsumer::TakeReports() {
+  // Errors reach their callback only through a consumer poll. Bounded: a
+  // busy partition could otherwise feed this loop for as long as it runs.
+  for (int i = 0; i < 100000; ++i) {
+    MessagePtr msg(rd_kafka_consumer_poll(handle_.get(), 0));
+    if (!msg) return;
+  }
 }
 
 std::vector<PartitionLag> KafkaConsumer::Lag() {
@@ -298,6 +335,15 @@ Status KafkaConsumer::Close(Clock::time_point deadline) {
   Reattach(nullptr);
   AwaitFirstAssignment(deadline);
   Status status;
+  if (handle_.context()->all_brokers_down.load(std::memory_order_acquire)) {
+    // Leaving the group needs the coordinator: the group expires this member
+    // instead, and its partitions' uncommitted work is redelivered.
+    queue_.reset();
+    handle_.Destroy(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return Status(ErrorCode::kUnavailable,
+                  "kafka consumer closed without leaving its group: every broker is down; the "
+                  "group will expire it after kafka.consumer.session_timeout");
+  }
   // Asynchronous close: serve its rebalance events (the core's revoke and
   // final commit) until librdkafka says closed, or the deadline.
   rd_kafka_error_t* e = rd_kafka_consumer_close_queue(handle_.get(), queue_.get());
@@ -306,7 +352,9 @@ Status KafkaConsumer::Close(Clock::time_point deadline) {
                     std::string("kafka consumer close: ") + rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
   } else {
-    while (!rd_kafka_consumer_closed(handle_.get()) && Clock::now() < deadline) {
+    // librdkafka reports every broker down through this poll: stop waiting then.
+    while (!rd_kafka_consumer_closed(handle_.get()) && Clock::now() < deadline &&
+           !handle_.context()->all_brokers_down.load(std::memory_order_acquire)) {
       // Messages still arriving here were never dispatched: not committed,
       // so they are read again by the partition's next owner.
       MessagePtr msg(rd_kafka_consumer_poll(handle_.get(), 50));

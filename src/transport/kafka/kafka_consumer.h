@@ -38,11 +38,8 @@ namespace evbus::transport::kafka {
 
 class KafkaConsumer final : public Consumer {
  public:
-  // `ensure_topic` runs for each topic at Subscribe: a missing topic is
-  // created there (or refused under validate_only) rather than left to
-  // librdkafka, which would wait for it silently until its next metadata scan.
   static Result<std::unique_ptr<KafkaConsumer>> Create(const Config& config, KafkaShared* shared,
-                                                       uint64_t bus_id, EnsureTopicFn ensure_topic);
+                                                       uint64_t bus_id);
   ~KafkaConsumer() override { (void)Close(Clock::now()); }
 
   Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) override;
@@ -51,7 +48,9 @@ class KafkaConsumer final : public Consumer {
   void Wakeup() override;
   void Pause(const TopicPartition& tp) override;
   void Resume(const TopicPartition& tp) override;
-  Status Commit(const std::vector<CommitOffset>& offsets, bool synchronous) override;
+  Status Commit(const std::vector<CommitOffset>& offsets,
+                std::optional<Clock::time_point> wait_until) override;
+  void TakeReports() override;
   void Recycle(std::vector<std::shared_ptr<Record>>& records) override;
   std::vector<PartitionLag> Lag() override;
   Status Close(Clock::time_point deadline) override;
@@ -60,8 +59,7 @@ class KafkaConsumer final : public Consumer {
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
 
  private:
-  KafkaConsumer(KafkaShared* shared, EnsureTopicFn ensure_topic)
-      : shared_(shared), ensure_topic_(std::move(ensure_topic)) {}
+  explicit KafkaConsumer(KafkaShared* shared) : shared_(shared) {}
   // A spare record refilled in place, or a new one.
   RecordPtr ToRecord(const rd_kafka_message_t& msg);
   // Appends `msg` to `out`, or holds it back (paused partition), or reports it (error).
@@ -83,7 +81,6 @@ class KafkaConsumer final : public Consumer {
   bool TakeHeld(std::vector<RecordPtr>& out, size_t max_records);
 
   KafkaShared* shared_;
-  EnsureTopicFn ensure_topic_;
   Handle handle_;
   QueuePtr queue_;  // the consumer queue, for Wakeup
   RebalanceListener* listener_ = nullptr;

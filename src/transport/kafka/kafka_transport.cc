@@ -29,8 +29,7 @@ class KafkaTransport final : public Transport {
   }
   bool connected() const override { return shared_.connected.load(); }
 
-  // The first publish to a topic, and each subscribed topic, may wait for the
-  // broker up to publisher.timeout.
+  // The first publish to a topic may wait for the broker up to publisher.timeout.
   kafka::EnsureTopicFn EnsureTopicFn() {
     const int wait_ms = static_cast<int>(std::clamp<int64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.publisher.timeout).count(), 1,
@@ -47,7 +46,7 @@ class KafkaTransport final : public Transport {
   Result<std::unique_ptr<Consumer>> CreateConsumer(const std::string& group) override {
     Config c = config_;
     c.subscriber.group = group;
-    auto consumer = kafka::KafkaConsumer::Create(c, &shared_, bus_id_, EnsureTopicFn());
+    auto consumer = kafka::KafkaConsumer::Create(c, &shared_, bus_id_);
     if (!consumer.ok()) return consumer.status();
     return std::unique_ptr<Consumer>(std::move(consumer).value());
   }

@@ -88,7 +88,8 @@ class MemoryConsumer final : public Consumer {
   void Pause(const TopicPartition& tp) override { broker_->SetPaused(group_, member_, tp, true); }
   void Resume(const TopicPartition& tp) override { broker_->SetPaused(group_, member_, tp, false); }
 
-  Status Commit(const std::vector<CommitOffset>& offsets, bool) override {
+  Status Commit(const std::vector<CommitOffset>& offsets,
+                std::optional<Clock::time_point>) override {
     return broker_->Commit(group_, member_, offsets);
   }
   std::vector<PartitionLag> Lag() override { return broker_->Lag(group_, member_); }

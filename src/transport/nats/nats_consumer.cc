@@ -206,7 +206,13 @@ class NatsConsumer final : public Consumer {
   // An ack per message either way: acking sooner costs nothing more.
   int64_t EagerCommitAfter() const override { return nats::EagerCommitAfter(session_.config()); }
 
-  Status Commit(const std::vector<CommitOffset>& offsets, bool synchronous) override {
+  Status Commit(const std::vector<CommitOffset>& offsets,
+                std::optional<Clock::time_point> wait_until) override {
+    // A waited commit (close, revoke) with the server gone would only time
+    // out: the messages stay unacked (redelivered after ack_wait) and say so.
+    if (wait_until && !session_.connected()) {
+      return Status(ErrorCode::kUnavailable, "nats ack not sent: the server connection is down");
+    }
     std::lock_guard<std::mutex> state(mu_);
     Status result;
     for (const CommitOffset& o : offsets) {
@@ -222,9 +228,21 @@ class NatsConsumer final : public Consumer {
       std::map<uint64_t, Held>& held = it->second->held;
       const auto end = held.upper_bound(static_cast<uint64_t>(std::max<int64_t>(0, o.next_offset)));
       for (auto h = held.begin(); h != end; h = held.erase(h)) {
+        // The acks go out in order on one connection, so the server's
+        // answer to the last one covers them all: only that one is waited
+        // for, and no longer than wait_until.
         const bool last = std::next(h) == end;
-        natsStatus s = synchronous && last ? natsMsg_AckSync(h->second.msg, nullptr, nullptr)
-                                           : natsMsg_Ack(h->second.msg, nullptr);
+        const int64_t wait_ms = wait_until ? Millis(*wait_until - Clock::now()) : 0;
+        natsStatus s = NATS_OK;
+        if (last && wait_ms > 0) {
+          jsOptions jo;
+          jsOptions_Init(&jo);
+          jo.Wait = wait_ms;
+          s = natsMsg_AckSync(h->second.msg, &jo, nullptr);
+        } else {
+          s = natsMsg_Ack(h->second.msg, nullptr);
+          if (last && wait_until && s == NATS_OK) s = NATS_TIMEOUT;  // sent, not confirmed
+        }
         natsMsg_Destroy(h->second.msg);
         if (s != NATS_OK && result.ok()) result = NatsError("ack " + ToString(o.tp), s);
       }
@@ -252,7 +270,7 @@ class NatsConsumer final : public Consumer {
     return lags;
   }
 
-  Status Close(Clock::time_point) override {
+  Status Close(Clock::time_point deadline) override {
     if (closed_) return Status();
     closed_ = true;
     std::vector<TopicPartition> all;
@@ -265,9 +283,17 @@ class NatsConsumer final : public Consumer {
     StopKeeper();
     for (auto& [tp, part] : parts_) Drop(*part, /*nak=*/true);
     parts_.clear();
-    if (leases_) leases_->Leave();
+    // Handing the leases over needs the server; without it they expire.
+    Status status;
+    if (leases_ && session_.connected()) {
+      leases_->Leave(deadline);
+    } else if (leases_) {
+      status = Status(ErrorCode::kUnavailable,
+                      "nats consumer closed without handing its partitions over: the server "
+                      "connection is down; its leases expire on their own");
+    }
     session_.Unpin();
-    return Status();
+    return status;
   }
 
  private:

@@ -175,12 +175,12 @@ void Leases::Release(const TopicPartition& tp) {
   if (seq.ok()) Purge(LeaseSubject(tp));
 }
 
-void Leases::Leave() {
-  while (!seqs_.empty()) {
+void Leases::Leave(Clock::time_point deadline) {
+  while (!seqs_.empty() && Clock::now() < deadline) {
     const TopicPartition tp = seqs_.begin()->first;  // Release erases the key
     Release(tp);
   }
-  if (stream_ready_) Purge(base_ + ".m." + member_);
+  if (stream_ready_ && Clock::now() < deadline) Purge(base_ + ".m." + member_);
 }
 
 }  // namespace evbus::transport::nats

@@ -55,8 +55,9 @@ class Leases {
   Result<std::vector<TopicPartition>> Refresh();
   // Drops the lease of `tp` if it is still ours.
   void Release(const TopicPartition& tp);
-  // Releases every lease and the heartbeat.
-  void Leave();
+  // Releases every lease and the heartbeat, until `deadline`: what is left
+  // then expires on its own.
+  void Leave(Clock::time_point deadline);
   bool Owns(const TopicPartition& tp) const { return seqs_.count(tp) != 0; }
 
  private:
