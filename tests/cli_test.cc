@@ -250,6 +250,23 @@ TEST(CliPubSub, PubToAMissingNatsStreamUnderValidateOnlyExits1) {
   EXPECT_NE(r.out.find("0 published, 1 failed"), std::string::npos) << r.out;
 }
 
+// `evbus sub` asserts its topic as a bus's Start() does: under validate_only
+// a missing topic fails at once by name (a Kafka consumer alone waited for it
+// silently until --timeout).
+TEST(CliPubSub, SubToAMissingTopicUnderValidateOnlyExits1ByName) {
+  for (const char* var : {"EVBUS_KAFKA_BROKERS", "EVBUS_NATS_URL"}) {
+    const char* where = std::getenv(var);
+    if (where == nullptr) GTEST_SKIP() << var << " is not set";
+    const std::string topic = UniqueName("nosuch");
+    const std::string flag = std::string(var) == "EVBUS_NATS_URL" ? " --url " : " --brokers ";
+    CliRun r = RunCli("sub " + topic + flag + where + " --count 1 --timeout 20", "",
+                      "EVBUS_TOPIC_STRATEGY=validate_only");
+    EXPECT_EQ(r.code, 1) << var << ": " << r.out;
+    EXPECT_NE(r.out.find("NotFound"), std::string::npos) << var << ": " << r.out;
+    EXPECT_NE(r.out.find(topic), std::string::npos) << var << ": " << r.out;
+  }
+}
+
 TEST(CliBench, SeedJsonCountsAddUpAndPlotsAreXml) {
   const std::string dir = ::testing::TempDir() + UniqueName("cli-bench");
   CliRun r = RunCli("bench seed --sizes 200,500 --json " + dir + ".json --plot " + dir);

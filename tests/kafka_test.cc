@@ -230,8 +230,8 @@ TEST_F(KafkaTest, FirstPublishToAMissingTopicFollowsTheTopicStrategy) {
 }
 
 // Subscribing follows topic_strategy as the first publish does: a missing
-// topic is created with kafka.topic_partitions at Start (librdkafka alone
-// would wait silently for it until its next metadata scan, minutes later),
+// topic is created with kafka.topic_partitions at Start (a librdkafka
+// consumer alone would wait silently for it until its next metadata scan),
 // and under validate_only Start fails naming it; the bus still closes cleanly.
 TEST_F(KafkaTest, SubscribingToAMissingTopicFollowsTheTopicStrategy) {
   Config config = config_;

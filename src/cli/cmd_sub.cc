@@ -93,9 +93,13 @@ int Run(const SubOptions& o) {
     std::fprintf(stderr, "evbus sub: %s\n", t.status().ToString().c_str());
     return kExitRuntime;
   }
+  // The topic under topic_strategy, as a bus's Start() asserts it: a missing
+  // topic is refused under validate_only (a Kafka consumer alone would wait
+  // for it silently), or created with the configured partitions.
+  Status s = (*t)->EnsureTopic(o.topic);
   Result<std::unique_ptr<transport::Consumer>> c =
-      (*t)->CreateConsumer(commit ? o.group : ThrowawayGroup());
-  Status s = c.ok() ? (*c)->Subscribe({o.topic}, nullptr) : c.status();
+      s.ok() ? (*t)->CreateConsumer(commit ? o.group : ThrowawayGroup()) : s;
+  if (s.ok()) s = c.ok() ? (*c)->Subscribe({o.topic}, nullptr) : c.status();
   if (!s.ok()) {
     std::fprintf(stderr, "evbus sub: %s: %s\n", o.topic.c_str(), s.ToString().c_str());
     return kExitRuntime;
@@ -128,7 +132,9 @@ int Run(const SubOptions& o) {
     if (commit && !next.empty()) {
       std::vector<transport::CommitOffset> offsets;
       for (const auto& [tp, offset] : next) offsets.push_back({tp, offset});
-      if (s = (*c)->Commit(offsets, true); !s.ok()) {
+      // What was printed is committed before the next batch (a broker that
+      // does not answer within 10 s is reported, and the batch is read again).
+      if (s = (*c)->Commit(offsets, transport::Clock::now() + std::chrono::seconds(10)); !s.ok()) {
         std::fprintf(stderr, "evbus sub: commit: %s\n", s.ToString().c_str());
       }
     }

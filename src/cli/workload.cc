@@ -1,5 +1,6 @@
 #include "cli/workload.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -36,6 +37,11 @@ long CurrentRssKb() {
     std::fclose(f);
   }
   return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+long HeapInUseKb() {
+  const struct mallinfo2 m = mallinfo2();
+  return static_cast<long>((m.uordblks + m.hblkhd) / 1024);
 }
 
 std::vector<std::string> WorkloadTopics(const WorkloadOptions& o) {
@@ -171,7 +177,7 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
       }
       std::vector<transport::CommitOffset> offsets;
       for (const auto& [tp, off] : next) offsets.push_back({tp, off});
-      if (!offsets.empty()) s = (*consumer)->Commit(offsets, false);
+      if (!offsets.empty()) s = (*consumer)->Commit(offsets, std::nullopt);
     }
   });
   std::atomic<int64_t> publish_errors{0};
