@@ -36,6 +36,7 @@ struct BenchRow {
   WorkloadResult result;
   long rss_before_kb = 0;  // current RSS just before and after the run
   long rss_after_kb = 0;
+  long heap_after_kb = 0;  // HeapInUseKb() after the run
 };
 
 class BenchReport {

@@ -28,7 +28,7 @@ bool RunLifecycle(const BenchOptions& b, WorkloadOptions base, BenchReport& repo
   report.Note("");
   report.Note(
       "rep   close ms  threads: start create subscribe   load  close   RSS MiB before "
-      "after");
+      "after   heap MiB");
   bool flat = true;
   const std::vector<BenchRow>& rows = report.rows();
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -38,9 +38,10 @@ bool RunLifecycle(const BenchOptions& b, WorkloadOptions base, BenchReport& repo
       std::snprintf(line, sizeof(line), " %6zu", p.census.total());
       threads += line;
     }
-    std::snprintf(line, sizeof(line), "%3zu %10.2f %s %13.1f %6.1f", i + 1, r.close_ms,
+    std::snprintf(line, sizeof(line), "%3zu %10.2f %s %13.1f %6.1f %10.1f", i + 1, r.close_ms,
                   threads.c_str(), static_cast<double>(rows[i].rss_before_kb) / 1024.0,
-                  static_cast<double>(rows[i].rss_after_kb) / 1024.0);
+                  static_cast<double>(rows[i].rss_after_kb) / 1024.0,
+                  static_cast<double>(rows[i].heap_after_kb) / 1024.0);
     report.Note(line);
     flat &= r.leaked_threads == 0;
   }
@@ -52,6 +53,20 @@ bool RunLifecycle(const BenchOptions& b, WorkloadOptions base, BenchReport& repo
                 "repetition 2 -> %zu: %+.1f MiB",
                 flat ? "yes" : "NO", rows.size(), static_cast<double>(growth_kb) / 1024.0);
   report.Note(line);
+  // Growth per cycle over the second half: after the warm-up, a leak grows
+  // the heap in use by about the same amount every cycle; memory the
+  // allocator keeps grows the RSS only, and levels off.
+  if (rows.size() >= 4) {
+    const size_t mid = rows.size() / 2, last = rows.size() - 1;
+    const double cycles = static_cast<double>(last - mid);
+    std::snprintf(line, sizeof(line),
+                  "growth per cycle over repetitions %zu -> %zu: RSS %+.1f KiB, heap in use "
+                  "%+.1f KiB",
+                  mid + 1, last + 1,
+                  static_cast<double>(rows[last].rss_after_kb - rows[mid].rss_after_kb) / cycles,
+                  static_cast<double>(rows[last].heap_after_kb - rows[mid].heap_after_kb) / cycles);
+    report.Note(line);
+  }
   return flat;
 }
 

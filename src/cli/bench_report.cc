@@ -67,7 +67,8 @@ std::string RowJson(const BenchRow& row) {
   o.Add("cpu_us_per_msg", r.cpu_us_per_msg);
   o.Raw("latency_us", latency.str());
   o.Add("peak_rss_kb", r.peak_rss_kb).Add("rss_before_kb", row.rss_before_kb);
-  o.Add("rss_after_kb", row.rss_after_kb).Add("threads_running", r.threads_running);
+  o.Add("rss_after_kb", row.rss_after_kb).Add("heap_after_kb", row.heap_after_kb);
+  o.Add("threads_running", r.threads_running);
   o.Add("leaked_threads", r.leaked_threads).Add("close_ms", r.close_ms);
   o.Raw("phases", PhasesJson(r.phases));
   return o.str();
@@ -81,9 +82,10 @@ bool BenchReport::Run(const std::string& name, const WorkloadOptions& options, b
   o.census_phases = true;  // threads at each phase, for the JSON and the threads chart
   Progress progress(name, o.events);
   o.on_progress = [&progress](int64_t published) { progress.Update(published); };
-  BenchRow row{name, baseline, WorkloadJson(o), {}, CurrentRssKb(), 0};
+  BenchRow row{name, baseline, WorkloadJson(o), {}, CurrentRssKb(), 0, 0};
   Result<WorkloadResult> r = baseline ? RunRawBaseline(o) : RunWorkload(o);
   row.rss_after_kb = CurrentRssKb();
+  row.heap_after_kb = HeapInUseKb();
   if (!r.ok()) {
     std::fprintf(stderr, "evbus bench: %s: %s\n", name.c_str(), r.status().ToString().c_str());
     return false;

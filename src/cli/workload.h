@@ -93,6 +93,10 @@ Result<WorkloadResult> RunRawBaseline(const WorkloadOptions& options);
 long PeakRssKb();
 // Resident set of this process now, in KiB.
 long CurrentRssKb();
+// Bytes malloc has handed out and not had back (glibc's mallinfo2: in-use
+// chunks plus mmapped blocks), in KiB: what a leak grows, unlike the RSS,
+// which also holds memory the allocator keeps for reuse.
+long HeapInUseKb();
 
 }  // namespace evbus::cli
 
