@@ -251,6 +251,9 @@ TEST_P(KafkaCloseTest, CloseWithTheBrokerStoppedReturnsByItsDeadline) {
 
   Result<std::string> down = broker.Run("down");
   ASSERT_TRUE(down.ok()) << down.status().ToString();
+  // Stopped before close: the bus has heard so (librdkafka reports every
+  // broker down within moments of losing its connections).
+  ASSERT_TRUE(Eventually([&] { return !consumer->health().connected; }, 30s));
   Record late;
   late.topic = topic;
   ASSERT_OK(producer->Publish(std::move(late)));  // queued; never acknowledged

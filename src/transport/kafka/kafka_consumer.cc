@@ -258,7 +258,7 @@ Status KafkaConsumer::Commit(const std::vector<CommitOffset>& offsets,
   // librdkafka keeps a commit it cannot send waiting for the coordinator, and
   // rd_kafka_destroy waits for such commits up to the session timeout: with
   // every broker down, a waited commit is not sent at all.
-  if (handle_.context()->all_brokers_down.load(std::memory_order_acquire)) {
+  if (BrokersDown()) {
     return Status(ErrorCode::kUnavailable, "kafka commit not sent: every broker is down");
   }
   // rd_kafka_commit(sync) waits for the answer without a bound, and with the
@@ -335,7 +335,7 @@ Status KafkaConsumer::Close(Clock::time_point deadline) {
   Reattach(nullptr);
   AwaitFirstAssignment(deadline);
   Status status;
-  if (handle_.context()->all_brokers_down.load(std::memory_order_acquire)) {
+  if (BrokersDown()) {
     // Leaving the group needs the coordinator: the group expires this member
     // instead, and its partitions' uncommitted work is redelivered.
     queue_.reset();
@@ -353,8 +353,7 @@ Status KafkaConsumer::Close(Clock::time_point deadline) {
     rd_kafka_error_destroy(e);
   } else {
     // librdkafka reports every broker down through this poll: stop waiting then.
-    while (!rd_kafka_consumer_closed(handle_.get()) && Clock::now() < deadline &&
-           !handle_.context()->all_brokers_down.load(std::memory_order_acquire)) {
+    while (!rd_kafka_consumer_closed(handle_.get()) && Clock::now() < deadline && !BrokersDown()) {
       // Messages still arriving here were never dispatched: not committed,
       // so they are read again by the partition's next owner.
       MessagePtr msg(rd_kafka_consumer_poll(handle_.get(), 50));

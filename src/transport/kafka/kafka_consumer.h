@@ -76,6 +76,12 @@ class KafkaConsumer final : public Consumer {
   static constexpr int kFirstAssignmentFixedIn = 0x020300ff;
   static constexpr std::chrono::seconds kFirstAssignmentWait{3};
   void AwaitFirstAssignment(Clock::time_point deadline);
+  // Every broker down, as this handle or another of the bus (the producer
+  // often hears it first) last reported.
+  bool BrokersDown() const {
+    return handle_.context()->all_brokers_down.load(std::memory_order_acquire) ||
+           !shared_->connected.load(std::memory_order_acquire);
+  }
   // Appends held-back messages of resumed partitions to `out`; true when
   // some remain (the next Poll returns them before reading the queue).
   bool TakeHeld(std::vector<RecordPtr>& out, size_t max_records);
