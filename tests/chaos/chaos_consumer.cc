@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -40,8 +41,13 @@ int RunConsumer(const Options& o) {
   (void)(*bus)->SetErrorCallback([](const Status&) {});  // the chaos is expected
   Status s = (*bus)->SubscribeEnvelope(o.topic, [&](const Envelope& e, const Delivery& d) {
     // "agg-N": the driver's aggregate index.
-    const std::string line = std::to_string(o.incarnation) + " " + e.aggregate_id.substr(4) + " " +
-                             std::to_string(e.event_version) + "\n";
+    // CLOCK_MONOTONIC is one clock for every process of the machine, so the
+    // driver can order handlings across processes.
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    const std::string line =
+        std::to_string(o.incarnation) + " " + e.aggregate_id.substr(4) + " " +
+        std::to_string(e.event_version) + " " +
+        std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()) + "\n";
     if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
       return Status(ErrorCode::kInternal, "log write failed");  // retried
     }

@@ -1,14 +1,15 @@
 // The chaos suite's accounting: what the producer had acknowledged, and what
 // the consumer processes wrote to their logs (one line per handled event,
-// "incarnation aggregate version", written with write(2) before the handler
-// returned). From those: consumed, distinct, duplicates, lost (acknowledged
-// and never handled: must be 0) and order violations.
+// "incarnation aggregate version monotonic-ns", written with write(2) before
+// the handler returned). From those: consumed, distinct, duplicates, lost
+// (acknowledged and never handled: must be 0) and order violations.
 //
-// An order violation is an event an incarnation handles for the first time
-// after it has already handled a later version of the same aggregate. A
-// version it sees again (a replay from the last commit, after another
-// member died) is a duplicate, not a violation; a version the producer never
-// got acknowledged may be missing without one.
+// An order violation is a version of an aggregate handled for the first time
+// (by any process) after a later version of it was first handled: one event
+// overtaking an earlier one. Handling an event again (a replay from the last
+// commit after a member died, or after a server restart lost recent acks) is
+// a duplicate, not a violation, even if a later version came in between; a
+// version the producer never got acknowledged may be missing without one.
 
 #ifndef EVBUS_TESTS_CHAOS_CHAOS_LEDGER_H_
 #define EVBUS_TESTS_CHAOS_CHAOS_LEDGER_H_
@@ -44,31 +45,46 @@ struct Counts {
 // Reads every log in `paths` and counts against `acknowledged`.
 inline Counts Tally(const std::vector<std::string>& paths, const std::set<EventKey>& acknowledged) {
   Counts c;
-  std::set<EventKey> seen;
-  // Per incarnation: each aggregate's highest version and every event seen.
-  std::map<int64_t, std::map<int64_t, int64_t>> highest;
-  std::map<int64_t, std::set<EventKey>> seen_by;
+  // Each event's first handling (monotonic ns), and by whom.
+  std::map<EventKey, std::pair<int64_t, int64_t>> first;
   for (const std::string& path : paths) {
     FILE* f = std::fopen(path.c_str(), "r");
     if (f == nullptr) continue;
-    long long inc = 0, agg = 0, version = 0;
-    while (std::fscanf(f, "%lld %lld %lld", &inc, &agg, &version) == 3) {
+    long long inc = 0, agg = 0, version = 0, at = 0;
+    while (std::fscanf(f, "%lld %lld %lld %lld", &inc, &agg, &version, &at) == 4) {
       ++c.consumed;
-      const EventKey k{agg, version};
-      if (!seen.insert(k).second) ++c.duplicates;
-      if (!seen_by[inc].insert(k).second) continue;  // a replay in this incarnation
-      int64_t& top = highest[inc][agg];
-      if (version < top) {
-        if (++c.order_violations <= 3) {
-          c.examples.push_back("incarnation " + std::to_string(inc) + ": aggregate " +
-                               std::to_string(agg) + " version " + std::to_string(version) +
-                               " after " + std::to_string(top));
-        }
-      } else {
-        top = version;
+      auto [it, fresh] = first.try_emplace(EventKey{agg, version}, at, inc);
+      if (!fresh) {
+        ++c.duplicates;
+        if (at < it->second.first) it->second = {at, inc};
       }
     }
     std::fclose(f);
+  }
+  std::set<EventKey> seen;
+  for (const auto& [k, when] : first) seen.insert(seen.end(), k);
+  // Per aggregate, from its highest version down: the earliest first
+  // handling of any later version; a version first handled after that was
+  // overtaken.
+  int64_t aggregate = -1;
+  std::pair<int64_t, int64_t> earliest_later{0, 0};
+  for (auto it = first.rbegin(); it != first.rend(); ++it) {
+    const EventKey& k = it->first;
+    if (k.aggregate != aggregate) {
+      aggregate = k.aggregate;
+      earliest_later = it->second;
+      continue;
+    }
+    if (it->second.first > earliest_later.first) {
+      if (++c.order_violations <= 3) {
+        c.examples.push_back(
+            "aggregate " + std::to_string(k.aggregate) + " version " + std::to_string(k.version) +
+            " first handled (incarnation " + std::to_string(it->second.second) +
+            ") after a later version (incarnation " + std::to_string(earliest_later.second) + ")");
+      }
+    } else {
+      earliest_later = it->second;
+    }
   }
   c.distinct = static_cast<int64_t>(seen.size());
   for (const EventKey& k : acknowledged) {
