@@ -18,26 +18,11 @@
 #include <set>
 #include <thread>
 
+#include "free_port.h"
 #include "kafka_support.h"
 
 namespace evbus::test {
 namespace {
-
-// A free TCP port on 127.0.0.1 (the kernel's choice for an ephemeral bind).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // A single-node broker of this test's own, driven by scripts/kafka; stopped
 // (and its directory deleted) when this goes out of scope.

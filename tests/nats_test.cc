@@ -13,6 +13,7 @@
 
 #include "conformance.h"
 #include "crash_consumer.h"
+#include "free_port.h"
 #include "transport/nats/nats_transport.h"
 #include "transport/transport.h"
 
@@ -402,22 +403,6 @@ TEST_F(NatsSetupFailureTest, UnreachableServerFailsByAddress) {
   c.nats.urls = {"nats://127.0.0.1:1"};
   c.nats.connect_timeout = 500ms;
   ExpectPublishAndStartFail(c, unique_ + ".orders", ErrorCode::kUnavailable, "127.0.0.1:1");
-}
-
-// A free TCP port on 127.0.0.1 (free when asked; nothing reserves it).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  return port;
 }
 
 // A nats-server of the test's own (port, monitoring port, store), run with

@@ -21,6 +21,7 @@
 #include "chaos/chaos.h"
 #include "chaos/chaos_ledger.h"
 #include "evbus/event_bus.h"
+#include "free_port.h"
 
 namespace evbus::chaos {
 namespace {
@@ -28,20 +29,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) close(fd);
-  return port;
-}
+using evbus::test::FreePort;
 
 // A broker of the run's own, driven by the project's scripts on free ports;
 // stopped (and its directory deleted) when this goes out of scope.
