@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "conformance.h"
 #include "crash_consumer.h"
@@ -353,6 +355,83 @@ TEST_F(KafkaTest, LibrdkafkaThreadsAreInTheCensusAndGoneAfterClose) {
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->bus_threads_after_close, 0u);
   EXPECT_EQ(report->threads_after_close, report->threads_at_create) << report->ToString();
+}
+
+// A partition paused for backpressure, moved to another member and given
+// back, must flow again. librdkafka leaves a queue the application forwarded
+// once to the application, yet clears its forwarding when the fetcher stops:
+// the returned partition's messages piled up in its own queue, unread (the
+// chaos suite's stall). Window 1 pauses every partition at every message.
+class KafkaRebalanceTest : public KafkaTest {
+ protected:
+  void ExpectPausedPartitionsFlowAfterComingBack(const std::string& assignor);
+};
+
+void KafkaRebalanceTest::ExpectPausedPartitionsFlowAfterComingBack(const std::string& assignor) {
+  Config config = config_;
+  config.kafka.assignor = assignor;
+  config.kafka.topic_partitions = 2;
+  config.subscriber.window = 1;
+  config.subscriber.backlog_interval = std::chrono::milliseconds(50);
+  const std::string topic = unique_ + "-" + assignor;
+  Signal gate;  // handlers wait while it is closed, so the window fills
+  bool open = true;
+  Signal signal;
+  std::set<std::string> handled;
+  auto handler = [&](const Record& r, const Delivery&) {
+    EXPECT_TRUE(gate.WaitUntil([&] { return open; }, 60s));
+    signal.Update([&] { handled.insert(r.key); });
+    return Status();
+  };
+  auto owned = [](const EventBus& bus) { return bus.backlog().partitions.size(); };
+  std::unique_ptr<EventBus> a = NewBus(config);
+  ASSERT_NE(a, nullptr);
+  ASSERT_OK(a->Subscribe(topic, handler));
+  ASSERT_OK(a->Start());
+  // Publishes keys across both partitions and waits until each is handled.
+  auto round = [&](const std::string& name) {
+    for (int i = 0; i < 20; ++i) {
+      Record r;
+      r.topic = topic;
+      r.key = name + "-" + std::to_string(i);
+      ASSERT_OK(a->Publish(std::move(r)));
+    }
+    EXPECT_TRUE(signal.WaitUntil(
+        [&] {
+          for (int i = 0; i < 20; ++i)
+            if (handled.count(name + "-" + std::to_string(i)) == 0) return false;
+          return true;
+        },
+        60s))
+        << name << ": " << handled.size() << " keys handled in all";
+  };
+  ASSERT_TRUE(Eventually([&] { return owned(*a) == 2; }, 60s));
+  gate.Update([&] { open = false; });
+  std::thread first([&] { round("alone"); });
+  EXPECT_TRUE(Eventually([&] { return a->stats().pauses >= 2; }, 60s)) << "both partitions paused";
+  gate.Update([&] { open = true; });  // and resumed
+  first.join();
+  {
+    std::unique_ptr<EventBus> b = NewBus(config);
+    ASSERT_NE(b, nullptr);
+    ASSERT_OK(b->Subscribe(topic, handler));
+    ASSERT_OK(b->Start());
+    // Eager: both of a's partitions were revoked and one came back to a.
+    ASSERT_TRUE(Eventually([&] { return owned(*a) == 1 && owned(*b) == 1; }, 60s));
+    round("shared");
+    ASSERT_TRUE(b->Close().ok());
+  }
+  ASSERT_TRUE(Eventually([&] { return owned(*a) == 2; }, 60s));  // b's partition came back
+  round("back");
+  ASSERT_TRUE(a->Close().ok());
+}
+
+TEST_F(KafkaRebalanceTest, PausedPartitionsFlowAfterARebalanceGivesThemBackEager) {
+  ExpectPausedPartitionsFlowAfterComingBack("range");
+}
+
+TEST_F(KafkaRebalanceTest, PausedPartitionsFlowAfterARebalanceGivesThemBackCooperative) {
+  ExpectPausedPartitionsFlowAfterComingBack("cooperative-sticky");
 }
 
 // A consumer process killed with SIGKILL mid-stream: the next consumer of the

@@ -79,7 +79,10 @@ void KafkaConsumer::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
     } else {
       rd_kafka_assign(rk, parts);
     }
-    for (const TopicPartition& tp : tps) assigned_.push_back(tp);
+    for (const TopicPartition& tp : tps) {
+      Attach(tp);
+      assigned_.push_back(tp);
+    }
     return;
   }
   // A revoked partition's queue goes back to the consumer queue before
@@ -229,6 +232,11 @@ void KafkaConsumer::Resume(const TopicPartition& tp) {
   if (it == detached_.end()) return;
   rd_kafka_queue_forward(it->second.get(), queue_.get());  // moves what it holds, in order
   detached_.erase(it);
+}
+
+void KafkaConsumer::Attach(const TopicPartition& tp) {
+  QueuePtr own(rd_kafka_queue_get_partition(handle_.get(), tp.topic.c_str(), tp.partition));
+  if (own) rd_kafka_queue_forward(own.get(), queue_.get());
 }
 
 void KafkaConsumer::Reattach(const std::vector<TopicPartition>* tps) {

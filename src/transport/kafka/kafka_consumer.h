@@ -22,6 +22,13 @@
 // queue are held back here (not handed to the core) and returned first after
 // its resume. So a pause costs nothing, a resume is immediate, and the core's
 // window still bounds what it holds.
+//
+// Once the application has forwarded a partition's queue, librdkafka leaves
+// its forwarding to the application for good (RD_KAFKA_Q_F_FWD_APP), yet
+// still clears it when the partition's fetcher stops on revoke. A partition
+// paused once, revoked and given back to this consumer then filled its own
+// queue and was never read (the chaos suite's Kafka stall). So every assigned
+// partition's queue is forwarded here, by Attach, not by librdkafka.
 
 #ifndef EVBUS_TRANSPORT_KAFKA_KAFKA_CONSUMER_H_
 #define EVBUS_TRANSPORT_KAFKA_KAFKA_CONSUMER_H_
@@ -64,6 +71,10 @@ class KafkaConsumer final : public Consumer {
   RecordPtr ToRecord(const rd_kafka_message_t& msg);
   // Appends `msg` to `out`, or holds it back (paused partition), or reports it (error).
   void Take(MessagePtr msg, std::vector<RecordPtr>& out);
+  // Forwards `tp`'s own queue to the consumer queue (see the file comment).
+  // On assign: librdkafka's rejoin waits for the previous revoke's fetcher
+  // stops, which clear forwarding, so none can undo this one.
+  void Attach(const TopicPartition& tp);
   // Re-attaches the queues of `tps` (all when null) to the consumer queue
   // and drops what was held back for them (uncommitted: read again later).
   void Reattach(const std::vector<TopicPartition>* tps);
