@@ -14,6 +14,8 @@
 #include "conformance.h"
 #include "crash_consumer.h"
 #include "free_port.h"
+#include "transport/nats/nats_leases.h"
+#include "transport/nats/nats_session.h"
 #include "transport/nats/nats_transport.h"
 #include "transport/transport.h"
 
@@ -685,6 +687,61 @@ TEST_F(NatsRestartTest, CloseWithTheServerStoppedBeforeOrDuringCloseReturnsByIts
     EXPECT_GT(report.partitions_uncommitted, 0u) << report.ToString();
     EXPECT_EQ(report.bus_threads_after_close, 0u);
   }
+}
+
+// The lease stream is in memory: a restarted server has lost every lease
+// while their holders still read their partitions. A member that makes the
+// stream again must not claim those partitions until the holders have let
+// go, or two members read one partition at once and a key's later version
+// is handled before its earlier one (the chaos suite's NATS order fault).
+// Deleting the stream stands for the restart.
+TEST_F(NatsRestartTest, LeasesLostWithTheServerAreNotClaimedWhileTheirHolderStillReads) {
+  using transport::nats::Leases;
+  const std::vector<std::string> topics = {unique_};
+  constexpr int32_t kPartitions = 2;
+  transport::nats::NatsSession session_x(config_, 0), session_y(config_, 0);
+  transport::nats::SessionPin pin_x(session_x), pin_y(session_y);
+  ASSERT_OK(session_x.Connect());
+  ASSERT_OK(session_y.Connect());
+  Leases x(session_x, unique_, "x"), y(session_y, unique_, "y");
+  const transport::TopicPartition p0{unique_, 0}, p1{unique_, 1};
+  auto owners = [&](const transport::TopicPartition& tp) { return x.Owns(tp) + y.Owns(tp); };
+  // Alone, x claims both (once the new lease stream is older than a lease).
+  ASSERT_TRUE(Eventually(
+      [&] {
+        EXPECT_TRUE(x.Step(topics, kPartitions).ok());
+        return x.Owns(p0) && x.Owns(p1);
+      },
+      20s));
+
+  ASSERT_EQ(js_DeleteStream(session_y.js(), "EVBUS_LEASES", nullptr, nullptr), NATS_OK);
+  Result<Leases::Plan> plan = y.Step(topics, kPartitions);  // makes the stream again
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_TRUE(plan->gained.empty()) << "claimed a partition x still reads";
+  plan = x.Step(topics, kPartitions);  // x's refresh finds its leases gone
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->lost.size(), 2u);
+  // Then the two share the partitions, never both owning one.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        EXPECT_TRUE(x.Step(topics, kPartitions).ok());
+        EXPECT_TRUE(y.Step(topics, kPartitions).ok());
+        EXPECT_LE(owners(p0), 1);
+        EXPECT_LE(owners(p1), 1);
+        return owners(p0) == 1 && owners(p1) == 1 && x.Owns(p0) != x.Owns(p1);
+      },
+      20s));
+
+  // A holder that cannot write its leases lets them go after kLeaseValid on
+  // its own clock, before the server's copy (kLeaseTtl) expires for others.
+  const bool x_had_p0 = x.Owns(p0);
+  EXPECT_TRUE(x.Lapsed(transport::Clock::now()).empty());
+  const std::vector<transport::TopicPartition> lapsed =
+      x.Lapsed(transport::Clock::now() + transport::nats::kLeaseValid);
+  ASSERT_EQ(lapsed.size(), 1u);
+  EXPECT_EQ(lapsed[0], x_had_p0 ? p0 : p1);
+  EXPECT_FALSE(x.Owns(p0) || x.Owns(p1));
+  y.Leave(transport::Clock::now() + 5s);
 }
 
 // Never reachable: publishing and subscribing fail by address (see

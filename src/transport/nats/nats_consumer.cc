@@ -144,8 +144,10 @@ class NatsConsumer final : public Consumer {
   Status Poll(std::vector<RecordPtr>& out, size_t max, std::chrono::milliseconds timeout) override {
     if (!leases_) return FailedPrecondition("poll before subscribe");
     if (closed_) return Closed("consumer is closed");
-    const auto deadline = Clock::now() + timeout;
     Status status = Maintain();
+    // Back for the next lease step: the leases are refreshed on time, and a
+    // member without partitions (nothing to fetch) claims as soon as it may.
+    const auto deadline = std::min(Clock::now() + timeout, next_step_);
     // Held across fetches (at most kFetchSliceMs each): the keeper only
     // tries the lock, and Commit and Pause come from this thread.
     std::unique_lock<std::mutex> state(mu_);
@@ -302,6 +304,20 @@ class NatsConsumer final : public Consumer {
   Status Maintain() {
     const auto now = Clock::now();
     Status result;
+    {
+      // A lapsed lease is lost even with the server gone: another member may
+      // claim it as soon as the server is back.
+      std::vector<TopicPartition> lapsed;
+      {
+        std::lock_guard<std::mutex> state(mu_);
+        lapsed = leases_->Lapsed(now);
+        lapsed.insert(lapsed.end(), keeper_lost_.begin(), keeper_lost_.end());
+        keeper_lost_.clear();
+      }
+      Lose(lapsed);
+    }
+    // Disconnected, a step would only wait for its requests to time out.
+    if (now >= next_step_ && !session_.connected()) next_step_ = now + kLeaseRefresh;
     if (now >= next_step_) {
       next_step_ = now + kLeaseRefresh;
       Result<Leases::Plan> plan = FailedPrecondition("unset");
@@ -309,19 +325,11 @@ class NatsConsumer final : public Consumer {
         std::lock_guard<std::mutex> state(mu_);
         last_refresh_ = now;
         plan = leases_->Step(topics_, Partitions(session_.config().nats));
-        if (plan.ok()) {
-          plan->lost.insert(plan->lost.end(), keeper_lost_.begin(), keeper_lost_.end());
-          keeper_lost_.clear();
-        }
       }
       if (!plan.ok()) {
         result = plan.status();
       } else {
-        if (!plan->lost.empty()) {
-          if (listener_) listener_->OnRevoked(plan->lost, /*lost=*/true);
-          std::lock_guard<std::mutex> state(mu_);
-          for (const TopicPartition& tp : plan->lost) Remove(tp, /*nak=*/false);
-        }
+        Lose(plan->lost);
         if (!plan->give_up.empty()) {
           if (listener_) listener_->OnRevoked(plan->give_up, /*lost=*/false);
           std::lock_guard<std::mutex> state(mu_);
@@ -349,6 +357,14 @@ class NatsConsumer final : public Consumer {
     last_maintain_ = now;
     KeepAlive(now);
     return result;
+  }
+
+  // Revokes `lost` partitions: their work is dropped, nothing acked.
+  void Lose(const std::vector<TopicPartition>& lost) {
+    if (lost.empty()) return;
+    if (listener_) listener_->OnRevoked(lost, /*lost=*/true);
+    std::lock_guard<std::mutex> state(mu_);
+    for (const TopicPartition& tp : lost) Remove(tp, /*nak=*/false);
   }
 
   // Held messages get an InProgress before ack_wait runs out, so the server
@@ -389,7 +405,11 @@ class NatsConsumer final : public Consumer {
     if (!state.owns_lock()) return;
     const auto now = Clock::now();
     if (now - last_maintain_ < 2 * kKeeperTick) return;  // polling, so maintained
-    if (now - last_refresh_ >= kLeaseRefresh) {
+    // Lapsed leases are let go here too (no more acks on them); the polling
+    // thread revokes them when it is back.
+    std::vector<TopicPartition> lapsed = leases_->Lapsed(now);
+    keeper_lost_.insert(keeper_lost_.end(), lapsed.begin(), lapsed.end());
+    if (now - last_refresh_ >= kLeaseRefresh && session_.connected()) {
       last_refresh_ = now;
       Result<std::vector<TopicPartition>> lost = leases_->Refresh();
       if (lost.ok()) keeper_lost_.insert(keeper_lost_.end(), lost->begin(), lost->end());

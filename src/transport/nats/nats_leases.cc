@@ -41,7 +41,9 @@ std::string Leases::LeaseSubject(const TopicPartition& tp) const {
   return base_ + ".l." + Sanitize(tp.topic) + "." + std::to_string(tp.partition);
 }
 
-Result<uint64_t> Leases::Write(const std::string& subject, uint64_t expect) {
+Result<Leases::Held> Leases::Write(const TopicPartition& tp, uint64_t expect) {
+  const std::string subject = LeaseSubject(tp);
+  const Clock::time_point sent = Clock::now();
   jsPubOptions po;
   jsPubOptions_Init(&po);
   if (expect == 0) {
@@ -57,9 +59,9 @@ Result<uint64_t> Leases::Write(const std::string& subject, uint64_t expect) {
     if (jerr == JSStreamWrongLastSequenceErr) return FailedPrecondition("held by another member");
     return NatsError("lease " + subject, s, jerr);
   }
-  const uint64_t seq = ack->Sequence;
+  Held held{ack->Sequence, sent + kLeaseValid};
   jsPubAck_Destroy(ack);
-  return seq;
+  return held;
 }
 
 void Leases::Purge(const std::string& subject) {
@@ -89,20 +91,33 @@ Result<std::vector<TopicPartition>> Leases::Refresh() {
     }
     if (s != NATS_OK) return NatsError("group heartbeat", s, jerr);
   }
-  for (auto it = seqs_.begin(); it != seqs_.end();) {
+  for (auto it = held_.begin(); it != held_.end();) {
     // In a stream made again, a lease is ours if nobody claimed it first.
-    Result<uint64_t> seq = Write(LeaseSubject(it->first), recreated ? 0 : it->second);
-    if (seq.ok()) {
-      it->second = *seq;
+    Result<Held> written = Write(it->first, recreated ? 0 : it->second.seq);
+    if (written.ok()) {
+      it->second = *written;
       ++it;
-    } else if (seq.status().code() == ErrorCode::kFailedPrecondition) {
+    } else if (written.status().code() == ErrorCode::kFailedPrecondition) {
       lost.push_back(it->first);
-      it = seqs_.erase(it);
+      it = held_.erase(it);
     } else {
-      return seq.status();
+      return written.status();
     }
   }
   return lost;
+}
+
+std::vector<TopicPartition> Leases::Lapsed(Clock::time_point now) {
+  std::vector<TopicPartition> lapsed;
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (now < it->second.valid_until) {
+      ++it;
+      continue;
+    }
+    lapsed.push_back(it->first);
+    it = held_.erase(it);
+  }
+  return lapsed;
 }
 
 Result<Leases::Plan> Leases::Step(const std::vector<std::string>& topics, int32_t partitions) {
@@ -132,33 +147,36 @@ Result<Leases::Plan> Leases::Step(const std::vector<std::string>& topics, int32_
       }
     }
   }
+  // Server clock: LastTime is a heartbeat just written (ours, or newer).
+  const bool young = info->State.LastTime - info->Created < Nanos(kLeaseTtl);
   jsStreamInfo_Destroy(info);
   members = std::max(members, 1);
   const int32_t share = (partitions + members - 1) / members;
   const std::set<std::string> wanted(topics.begin(), topics.end());
-  for (const auto& [tp, seq] : seqs_) {
+  for (const auto& [tp, lease] : held_) {
     if (wanted.count(tp.topic) == 0) plan.give_up.push_back(tp);
   }
   for (const std::string& topic : topics) {
     std::vector<int32_t> mine;
     for (int32_t p = 0; p < partitions; ++p) {
-      if (seqs_.count({topic, p}) != 0) mine.push_back(p);
+      if (held_.count({topic, p}) != 0) mine.push_back(p);
     }
     // Give up the highest partitions above our share; claim free ones below it.
     for (size_t i = static_cast<size_t>(share); i < mine.size(); ++i) {
       plan.give_up.push_back({topic, mine[i]});
     }
+    if (young) continue;  // see the file comment
     int32_t have = static_cast<int32_t>(mine.size());
     for (int32_t p = 0; p < partitions && have < share; ++p) {
       const TopicPartition tp{topic, p};
-      if (seqs_.count(tp) != 0 || held.count(LeaseSubject(tp)) != 0) continue;
-      Result<uint64_t> seq = Write(LeaseSubject(tp), 0);
-      if (seq.ok()) {
-        seqs_[tp] = *seq;
+      if (held_.count(tp) != 0 || held.count(LeaseSubject(tp)) != 0) continue;
+      Result<Held> written = Write(tp, 0);
+      if (written.ok()) {
+        held_[tp] = *written;
         plan.gained.push_back(tp);
         ++have;
-      } else if (seq.status().code() != ErrorCode::kFailedPrecondition) {
-        return seq.status();
+      } else if (written.status().code() != ErrorCode::kFailedPrecondition) {
+        return written.status();
       }
     }
   }
@@ -166,18 +184,18 @@ Result<Leases::Plan> Leases::Step(const std::vector<std::string>& topics, int32_
 }
 
 void Leases::Release(const TopicPartition& tp) {
-  auto it = seqs_.find(tp);
-  if (it == seqs_.end()) return;
+  auto it = held_.find(tp);
+  if (it == held_.end()) return;
   // Refresh first: purging only after a successful conditional write makes
   // sure we never drop a lease another member has claimed since ours expired.
-  Result<uint64_t> seq = Write(LeaseSubject(tp), it->second);
-  seqs_.erase(it);
-  if (seq.ok()) Purge(LeaseSubject(tp));
+  Result<Held> written = Write(tp, it->second.seq);
+  held_.erase(it);
+  if (written.ok()) Purge(LeaseSubject(tp));
 }
 
 void Leases::Leave(Clock::time_point deadline) {
-  while (!seqs_.empty() && Clock::now() < deadline) {
-    const TopicPartition tp = seqs_.begin()->first;  // Release erases the key
+  while (!held_.empty() && Clock::now() < deadline) {
+    const TopicPartition tp = held_.begin()->first;  // Release erases the key
     Release(tp);
   }
   if (stream_ready_ && Clock::now() < deadline) Purge(base_ + ".m." + member_);

@@ -18,6 +18,17 @@
 // A lease stream lost with a restarted server (memory storage) is made
 // again, and the leases held are written again if nobody claimed them first.
 //
+// Two rules keep two members from ever reading one partition at once (one
+// would fetch past what the other still holds, and a key's later version
+// would be handled before its earlier one):
+//   - A holder's lease lapses on its own clock kLeaseValid after it sent its
+//     last successful write, whether or not it can reach the server (Lapsed):
+//     the server's copy lives kLeaseTtl from when it arrived, so the holder
+//     lets go first.
+//   - No member claims in a lease stream younger than kLeaseTtl (on the
+//     server's clock): made again after a restart, it has lost the leases
+//     that their holders still count on, until those lapse.
+//
 // Thread safety: not thread-safe; the consumer serialises its polling thread
 // and its lease keeper.
 
@@ -36,6 +47,9 @@ namespace evbus::transport::nats {
 
 inline constexpr auto kLeaseTtl = std::chrono::seconds(3);
 inline constexpr auto kLeaseRefresh = std::chrono::seconds(1);
+// How long a lease counts as held after its last successful write was sent:
+// below kLeaseTtl by a margin for checking it (at each Poll or keeper tick).
+inline constexpr auto kLeaseValid = kLeaseTtl - kLeaseRefresh;
 
 class Leases {
  public:
@@ -53,25 +67,32 @@ class Leases {
   // give-up): what keeps a member's partitions while it is busy draining.
   // Returns the leases found lost. Errors: Unavailable.
   Result<std::vector<TopicPartition>> Refresh();
+  // Forgets and returns the leases not written successfully for kLeaseValid
+  // (see above): their partitions are lost. Needs no server.
+  std::vector<TopicPartition> Lapsed(Clock::time_point now);
   // Drops the lease of `tp` if it is still ours.
   void Release(const TopicPartition& tp);
   // Releases every lease and the heartbeat, until `deadline`: what is left
   // then expires on its own.
   void Leave(Clock::time_point deadline);
-  bool Owns(const TopicPartition& tp) const { return seqs_.count(tp) != 0; }
+  bool Owns(const TopicPartition& tp) const { return held_.count(tp) != 0; }
 
  private:
   Status EnsureStream();
   std::string LeaseSubject(const TopicPartition& tp) const;
-  // Publishes to `subject` when its last sequence is `expect` (0: empty).
-  Result<uint64_t> Write(const std::string& subject, uint64_t expect);
+  struct Held {
+    uint64_t seq = 0;               // the lease message's sequence: our last write
+    Clock::time_point valid_until;  // that write's send time + kLeaseValid
+  };
+  // Publishes `tp`'s lease when its last sequence is `expect` (0: empty).
+  Result<Held> Write(const TopicPartition& tp, uint64_t expect);
   void Purge(const std::string& subject);
 
   NatsSession& session_;
   const std::string base_;  // evbus.lease.<group>
   const std::string member_;
   bool stream_ready_ = false;
-  std::map<TopicPartition, uint64_t> seqs_;  // our leases -> their last sequence
+  std::map<TopicPartition, Held> held_;  // our leases
 };
 
 }  // namespace evbus::transport::nats
