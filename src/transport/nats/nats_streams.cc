@@ -119,9 +119,21 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
              : js_AddStream(nullptr, js, &sc, nullptr, &jerr);
   if (s != NATS_OK && !exists && jerr == JSStreamNameExistErr) return Status();  // raced
   if (s != NATS_OK) {
-    return NatsError(
+    // Taken first: cnats keeps the error text per thread, and the check
+    // below would overwrite it.
+    Status error = NatsError(
         std::string(exists ? "update" : "create") + " stream " + name + " for topic " + topic, s,
         jerr);
+    // Two members creating one stream at once: the server may answer the
+    // second with "subjects overlap" (with the stream the first just made)
+    // rather than success. Overlap with another stream still fails.
+    jsStreamInfo* made = nullptr;
+    if (!exists && jerr == JSStreamSubjectOverlapErr &&
+        js_GetStreamInfo(&made, js, name.c_str(), nullptr, nullptr) == NATS_OK) {
+      jsStreamInfo_Destroy(made);
+      return Status();
+    }
+    return error;
   }
   return Status();
 }
