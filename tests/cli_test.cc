@@ -334,6 +334,20 @@ TEST(CliCensus, MemoryReportsNoLeak) {
   EXPECT_NE(r.out.find("leaked: 0\n"), std::string::npos) << r.out;
 }
 
+// Many cycles in one process: the growth per cycle over the second half is
+// printed before the last line, and on the memory broker it is flat (the
+// bound is far above the measured +0.1 KiB, far below a leaked bus).
+TEST(CliCensus, CyclesPrintTheGrowthPerCycleAndStayFlat) {
+  CliRun r = RunCli("census --cycles 60 --events 100");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("60 cycles"), std::string::npos) << r.out;
+  const size_t at = r.out.find("heap in use ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  EXPECT_LT(std::stod(r.out.substr(at + 12)), 16.0) << "KiB of heap per cycle: " << r.out;
+  EXPECT_NE(r.out.find("growth per cycle over cycles 31 -> 60"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.rfind("leaked: 0\n"), std::string::npos) << r.out;
+}
+
 TEST(CliTopics, ListsAndDescribesMemoryTopics) {
   CliRun r = RunCli("script", "pub a-topic --raw x\ntopics --json\ntopics nosuch\n");
   EXPECT_EQ(r.code, 1) << r.out;  // the last line names a missing topic

@@ -36,7 +36,9 @@ struct BenchRow {
   WorkloadResult result;
   long rss_before_kb = 0;  // current RSS just before and after the run
   long rss_after_kb = 0;
-  long heap_after_kb = 0;  // HeapInUseKb() after the run
+  // HeapInUseBytes() after the run, less what the report itself keeps of
+  // this and earlier runs (their rows): the heap the buses left behind.
+  long heap_after_kb = 0;
 };
 
 class BenchReport {
@@ -48,6 +50,9 @@ class BenchReport {
   // progress line on a terminal; prints and keeps the row. False on error
   // (printed).
   bool Run(const std::string& name, const WorkloadOptions& o, bool baseline);
+  // Room for `n` rows, so that the row vector's growth does not show in
+  // heap_after_kb (lifecycle: one row per repetition).
+  void Reserve(size_t n) { rows_.reserve(n); }
   // Prints a line under the table and keeps it for the Markdown report.
   void Note(const std::string& line);
 
@@ -67,6 +72,7 @@ class BenchReport {
   std::string scenario_, transport_;
   std::vector<BenchRow> rows_;
   std::vector<std::string> notes_;
+  size_t kept_bytes_ = 0;  // heap held by rows_' contents
 };
 
 // Each prints its rows into `report`; false if a run failed.

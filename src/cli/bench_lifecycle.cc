@@ -19,6 +19,7 @@ bool RunLifecycle(const BenchOptions& b, WorkloadOptions base, BenchReport& repo
                 report.transport().c_str());
   report.Note(line);
   const std::string run_id = RunSuffix();
+  report.Reserve(static_cast<size_t>(b.reps));
   for (int rep = 1; rep <= b.reps; ++rep) {
     WorkloadOptions o = base;
     o.topic = "bench-lifecycle-" + std::to_string(rep) + run_id;

@@ -16,8 +16,12 @@ namespace evbus::cli {
 // Not thread-safe: one producer thread calls Update.
 class Progress {
  public:
-  Progress(std::string label, int64_t total)
-      : label_(std::move(label)), total_(total), active_(isatty(STDERR_FILENO) != 0) {}
+  // `unit`: what is counted, for the rate ("msg/s", "cycles/s").
+  Progress(std::string label, int64_t total, std::string unit = "msg")
+      : label_(std::move(label)),
+        unit_(std::move(unit)),
+        total_(total),
+        active_(isatty(STDERR_FILENO) != 0) {}
   ~Progress() {
     if (active_ && printed_) std::fprintf(stderr, "\r\033[K");  // clear the line
   }
@@ -33,15 +37,17 @@ class Progress {
     const double seconds = std::chrono::duration<double>(now - start_).count();
     const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
     const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
-    std::fprintf(stderr, "\r\033[K%s: %lld/%lld (%.0f%%) %.0f msg/s, ETA %.0f s", label_.c_str(),
+    std::fprintf(stderr, "\r\033[K%s: %lld/%lld (%.0f%%) %.0f %s/s, ETA %.0f s", label_.c_str(),
                  static_cast<long long>(done), static_cast<long long>(total_),
-                 100.0 * static_cast<double>(done) / static_cast<double>(total_), rate, eta);
+                 100.0 * static_cast<double>(done) / static_cast<double>(total_), rate,
+                 unit_.c_str(), eta);
     std::fflush(stderr);
   }
 
  private:
   using Clock = std::chrono::steady_clock;
   const std::string label_;
+  const std::string unit_;
   const int64_t total_;
   const bool active_;
   bool printed_ = false;

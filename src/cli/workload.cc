@@ -39,9 +39,9 @@ long CurrentRssKb() {
   return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-long HeapInUseKb() {
+size_t HeapInUseBytes() {
   const struct mallinfo2 m = mallinfo2();
-  return static_cast<long>((m.uordblks + m.hblkhd) / 1024);
+  return m.uordblks + m.hblkhd;
 }
 
 std::vector<std::string> WorkloadTopics(const WorkloadOptions& o) {

@@ -94,9 +94,9 @@ long PeakRssKb();
 // Resident set of this process now, in KiB.
 long CurrentRssKb();
 // Bytes malloc has handed out and not had back (glibc's mallinfo2: in-use
-// chunks plus mmapped blocks), in KiB: what a leak grows, unlike the RSS,
-// which also holds memory the allocator keeps for reuse.
-long HeapInUseKb();
+// chunks plus mmapped blocks): what a leak grows, unlike the RSS, which also
+// holds memory the allocator keeps for reuse.
+size_t HeapInUseBytes();
 
 }  // namespace evbus::cli
 
