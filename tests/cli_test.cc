@@ -226,23 +226,31 @@ void RoundTripAcrossProcesses(const std::string& connection) {
   EXPECT_NE(lines[1].find("\"payload\":{\"n\":2}"), std::string::npos) << sub.out;
 }
 
-TEST(CliPubSub, RoundTripOnKafka) {
+// The CLI flags that reach the server under test: "--brokers <EVBUS_KAFKA_BROKERS>"
+// or "--url <EVBUS_NATS_URL>"; empty when the variable is not set (skip).
+std::string KafkaFlags() {
   const char* brokers = std::getenv("EVBUS_KAFKA_BROKERS");
-  if (brokers == nullptr) GTEST_SKIP() << "EVBUS_KAFKA_BROKERS is not set";
-  RoundTripAcrossProcesses(std::string("--brokers ") + brokers);
+  return brokers != nullptr ? std::string("--brokers ") + brokers : "";
+}
+std::string NatsFlags() {
+  const char* url = std::getenv("EVBUS_NATS_URL");
+  return url != nullptr ? std::string("--url ") + url : "";
+}
+
+TEST(CliPubSub, RoundTripOnKafka) {
+  if (KafkaFlags().empty()) GTEST_SKIP() << "EVBUS_KAFKA_BROKERS is not set";
+  RoundTripAcrossProcesses(KafkaFlags());
 }
 
 TEST(CliPubSub, RoundTripOnNats) {
-  const char* url = std::getenv("EVBUS_NATS_URL");
-  if (url == nullptr) GTEST_SKIP() << "EVBUS_NATS_URL is not set";
-  RoundTripAcrossProcesses(std::string("--url ") + url);
+  if (NatsFlags().empty()) GTEST_SKIP() << "EVBUS_NATS_URL is not set";
+  RoundTripAcrossProcesses(NatsFlags());
 }
 
 // The one-line reproduction of a crash in the NATS producer's Close.
 TEST(CliPubSub, PubToAMissingNatsStreamUnderValidateOnlyExits1) {
-  const char* url = std::getenv("EVBUS_NATS_URL");
-  if (url == nullptr) GTEST_SKIP() << "EVBUS_NATS_URL is not set";
-  CliRun r = RunCli("pub " + UniqueName("nosuch") + " --url " + url +
+  if (NatsFlags().empty()) GTEST_SKIP() << "EVBUS_NATS_URL is not set";
+  CliRun r = RunCli("pub " + UniqueName("nosuch") + " " + NatsFlags() +
                         " --aggregate a-1 '{\"payload\":{\"x\":1}}'",
                     "", "EVBUS_TOPIC_STRATEGY=validate_only");
   EXPECT_EQ(r.code, 1) << r.out;  // 139 when it crashed
@@ -264,15 +272,13 @@ void ExpectSubToAMissingTopicExits1ByName(const std::string& connection) {
 }
 
 TEST(CliPubSub, SubToAMissingKafkaTopicUnderValidateOnlyExits1ByName) {
-  const char* brokers = std::getenv("EVBUS_KAFKA_BROKERS");
-  if (brokers == nullptr) GTEST_SKIP() << "EVBUS_KAFKA_BROKERS is not set";
-  ExpectSubToAMissingTopicExits1ByName(std::string("--brokers ") + brokers);
+  if (KafkaFlags().empty()) GTEST_SKIP() << "EVBUS_KAFKA_BROKERS is not set";
+  ExpectSubToAMissingTopicExits1ByName(KafkaFlags());
 }
 
 TEST(CliPubSub, SubToAMissingNatsTopicUnderValidateOnlyExits1ByName) {
-  const char* url = std::getenv("EVBUS_NATS_URL");
-  if (url == nullptr) GTEST_SKIP() << "EVBUS_NATS_URL is not set";
-  ExpectSubToAMissingTopicExits1ByName(std::string("--url ") + url);
+  if (NatsFlags().empty()) GTEST_SKIP() << "EVBUS_NATS_URL is not set";
+  ExpectSubToAMissingTopicExits1ByName(NatsFlags());
 }
 
 TEST(CliBench, SeedJsonCountsAddUpAndPlotsAreXml) {
