@@ -68,7 +68,10 @@ ConsumerLoop::FinishReport ConsumerLoop::Finish(transport::Clock::time_point dea
 }
 
 void ConsumerLoop::OnReleased(const InFlight& m, int left) {
-  // Wake the poller only when this release may let it resume fetching.
+  // Wake the poller only when this release may let it resume fetching. The
+  // fence pairs with ApplyBackpressure's: either the poller sees this
+  // release when it re-reads the counts after pausing, or this sees the pause.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!any_paused_.load(std::memory_order_acquire)) return;
   const bool partition_room =
       m.partition->paused.load(std::memory_order_acquire) && left <= config_.window / 2;
@@ -106,13 +109,14 @@ void ConsumerLoop::Run() {
       if (Status s = consumer_->Subscribe(topics, this); !s.ok()) report_error_(s);
     }
     if (!intake_stopped) {
-      ApplyBackpressure();
+      const bool room_came_back = ApplyBackpressure();
       wake_requested_.store(false, std::memory_order_release);
       records.clear();
       dispatcher_.pool().TakeSpareRecords(spare_records_);
       if (!spare_records_.empty()) consumer_->Recycle(spare_records_);
       Status s =
-          consumer_->Poll(records, static_cast<size_t>(config_.max_poll_records), poll_timeout);
+          consumer_->Poll(records, static_cast<size_t>(config_.max_poll_records),
+                          room_came_back ? milliseconds(0) : poll_timeout);
       if (!s.ok()) report_error_(s);
       if (!records.empty()) Route(records);
     }
@@ -224,7 +228,7 @@ void ConsumerLoop::SampleBacklog() {
   board_->Post(std::move(out));
 }
 
-void ConsumerLoop::ApplyBackpressure() {
+bool ConsumerLoop::ApplyBackpressure() {
   const int64_t bytes = counters_.in_flight_bytes.load(std::memory_order_relaxed);
   if (!budget_paused_ && bytes >= config_.memory_budget) {
     budget_paused_ = true;
@@ -248,6 +252,22 @@ void ConsumerLoop::ApplyBackpressure() {
     any = any || pause;
   }
   any_paused_.store(any, std::memory_order_release);
+  if (!any) return false;
+  // Releases between the counts read above and the flags just stored found
+  // nothing paused and woke nobody: without this re-read, a poll over
+  // paused partitions would sleep its whole timeout (100 ms by default)
+  // with the workers idle.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (budget_paused_ &&
+      counters_.in_flight_bytes.load(std::memory_order_relaxed) <= config_.memory_budget / 2) {
+    return true;
+  }
+  for (auto& [tp, p] : partitions_) {
+    if (p->paused.load(std::memory_order_relaxed) && p->in_flight() <= config_.window / 2) {
+      return true;
+    }
+  }
+  return false;
 }
 
 uint64_t ConsumerLoop::CommitFrontier(std::optional<transport::Clock::time_point> wait_until) {

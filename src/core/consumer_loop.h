@@ -75,7 +75,11 @@ class ConsumerLoop final : public transport::RebalanceListener {
  private:
   void Run();
   void Route(std::vector<transport::RecordPtr>& records);
-  void ApplyBackpressure();
+  // Pauses partitions over their window (or all over the memory budget) and
+  // resumes those back under half of it. Returns true when room came back
+  // while pausing (a release the workers' OnReleased could not see yet), so
+  // the next poll must not wait.
+  bool ApplyBackpressure();
   // Posts every assigned partition's lag, in-flight count and stall age.
   void SampleBacklog();
   // Commits every assigned partition's frontier that moved; returns how many.
