@@ -25,6 +25,9 @@ struct BenchOptions {
   int handler_sleep_us = 1000;
   std::vector<int64_t> sizes = {500, 2'000, 5'000, 10'000};  // seed
   int reps = 5;                                              // lifecycle
+  std::vector<int> loads = {25, 50, 75};  // latency: percent of the closed-loop maximum
+  std::vector<double> rates;              // latency: absolute rates instead (events/s)
+  double seconds = 10;                    // latency: length of each open-loop run
   std::string json_file;
   std::string plot_dir;
 };
@@ -33,6 +36,7 @@ struct BenchRow {
   std::string name;
   bool baseline = false;  // the transport or its client alone
   std::string workload;   // the run's parameters, a JSON object
+  double rate = 0;        // open loop: the offered load, events/s; 0 closed loop
   WorkloadResult result;
   long rss_before_kb = 0;  // current RSS just before and after the run
   long rss_after_kb = 0;
@@ -80,9 +84,11 @@ bool RunSustained(const BenchOptions& b, WorkloadOptions base, BenchReport& repo
 bool RunKeyed(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
 bool RunSeed(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
 bool RunLifecycle(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
+bool RunLatency(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
 bool RunRawOnly(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
 
-// Writes latency.svg, throughput.svg, threads.svg and report.md into `dir`
+// Writes latency.svg, throughput.svg, threads.svg (and, for open-loop runs,
+// load.svg: latency against offered load) and report.md into `dir`
 // (created if missing). Errors: InvalidArgument naming the file that could
 // not be written.
 Status WritePlots(const std::string& dir, const BenchReport& report);

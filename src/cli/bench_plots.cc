@@ -3,6 +3,8 @@
 //   latency.svg     end-to-end latency by percentile, one line per run
 //   throughput.svg  receive rate over the run, one line per run
 //   threads.svg     process threads at each lifecycle phase, one line per run
+//   load.svg        open-loop runs only: latency against offered load, a line
+//                   per percentile for evbus and for the client alone
 
 #include <cmath>
 #include <filesystem>
@@ -72,6 +74,36 @@ PlotChart ThreadsChart(const BenchReport& report) {
   return c;
 }
 
+PlotChart LoadChart(const BenchReport& report) {
+  PlotChart c{"Latency against offered load, open loop (" + report.transport() + ")",
+              {"offered load, messages per second", false, {}},
+              {"latency, microseconds (log)", true, {}},
+              {}};
+  const std::pair<const char*, double WorkloadResult::*> quantiles[] = {
+      {"p50", &WorkloadResult::p50_us},
+      {"p99", &WorkloadResult::p99_us},
+      {"p99.99", &WorkloadResult::p9999_us}};
+  for (const bool baseline : {false, true}) {
+    for (const auto& [label, field] : quantiles) {
+      PlotSeries s{std::string(baseline ? "client alone " : "evbus ") + label, {}};
+      for (const BenchRow& row : report.rows()) {
+        if (row.rate > 0 && row.baseline == baseline) {
+          s.points.emplace_back(row.rate, row.result.*field);
+        }
+      }
+      c.series.push_back(std::move(s));
+    }
+  }
+  return c;
+}
+
+bool HasOpenLoopRuns(const BenchReport& report) {
+  for (const BenchRow& row : report.rows()) {
+    if (row.rate > 0) return true;
+  }
+  return false;
+}
+
 Status WriteFile(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
@@ -86,11 +118,12 @@ Status WritePlots(const std::string& dir, const BenchReport& report) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status(ErrorCode::kInvalidArgument, dir + ": " + ec.message());
   const std::filesystem::path base(dir);
-  const std::pair<const char*, PlotChart> charts[] = {
+  std::vector<std::pair<const char*, PlotChart>> charts = {
       {"latency.svg", LatencyChart(report)},
       {"throughput.svg", ThroughputChart(report)},
       {"threads.svg", ThreadsChart(report)},
   };
+  if (HasOpenLoopRuns(report)) charts.emplace_back("load.svg", LoadChart(report));
   std::string md = "# evbus bench " + report.scenario() + " on " + report.transport() + "\n\n" +
                    report.ToMarkdown() + "\n";
   for (const auto& [file, chart] : charts) {

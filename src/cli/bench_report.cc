@@ -8,21 +8,34 @@
 namespace evbus::cli {
 namespace {
 
+// "left" is the process's threads after both closes less those before the
+// buses were created: at once / 2 s later (the figure jxt-core's tests took).
 constexpr const char* kHeaderFormat =
-    "%-30s %10s %12s %8s %9s %9s %9s %9s %5s %5s %5s %7s %8s %8s\n";
+    "%-30s %10s %12s %8s %9s %9s %9s %9s %10s %5s %5s %5s %7s %6s %8s %8s\n";
 constexpr const char* kRowFormat =
-    "%-30s %10lld %12.0f %8.2f %9.1f %9.1f %9.1f %9.1f %5lld %5lld %5lld %7zu %8.1f %8.2f\n";
+    "%-30s %10lld %12.0f %8.2f %9.1f %9.1f %9.1f %9.1f %10.1f %5lld %5lld %5lld %7zu %6s %8.1f "
+    "%8.2f\n";
 
 void PrintHeader() {
   std::printf(kHeaderFormat, "run", "events", "msg/s", "cpu us", "p50 us", "p99 us", "p99.9 us",
-              "max us", "viol", "dup", "lost", "threads", "RSS MiB", "close ms");
+              "p99.99 us", "max us", "viol", "dup", "lost", "threads", "left", "RSS MiB",
+              "close ms");
 }
 
-void PrintRow(const std::string& name, const WorkloadResult& r) {
-  std::printf(kRowFormat, name.c_str(), static_cast<long long>(r.received), r.throughput,
-              r.cpu_us_per_msg, r.p50_us, r.p99_us, r.p999_us, r.max_us,
+std::string ThreadsLeft(const BenchRow& row) {
+  if (row.baseline) return "-";
+  const WorkloadResult& r = row.result;
+  std::string out = std::to_string(r.leaked_threads);
+  if (r.leaked_threads_2s >= 0) out += "/" + std::to_string(r.leaked_threads_2s);
+  return out;
+}
+
+void PrintRow(const BenchRow& row) {
+  const WorkloadResult& r = row.result;
+  std::printf(kRowFormat, row.name.c_str(), static_cast<long long>(r.received), r.throughput,
+              r.cpu_us_per_msg, r.p50_us, r.p99_us, r.p999_us, r.p9999_us, r.max_us,
               static_cast<long long>(r.violations), static_cast<long long>(r.duplicates),
-              static_cast<long long>(r.lost), r.threads_running,
+              static_cast<long long>(r.lost), r.threads_running, ThreadsLeft(row).c_str(),
               static_cast<double>(r.peak_rss_kb) / 1024.0, r.close_ms);
   std::fflush(stdout);
 }
@@ -58,7 +71,7 @@ std::string RowJson(const BenchRow& row) {
   const WorkloadResult& r = row.result;
   JsonObject latency;
   latency.Add("p50", r.p50_us).Add("p90", r.p90_us).Add("p99", r.p99_us);
-  latency.Add("p999", r.p999_us).Add("max", r.max_us);
+  latency.Add("p999", r.p999_us).Add("p9999", r.p9999_us).Add("max", r.max_us);
   JsonObject o;
   o.Add("name", row.name).Add("baseline", row.baseline).Raw("workload", row.workload);
   o.Add("published", r.published).Add("received", r.received).Add("lost", r.lost);
@@ -71,6 +84,8 @@ std::string RowJson(const BenchRow& row) {
   o.Add("rss_after_kb", row.rss_after_kb).Add("heap_after_kb", row.heap_after_kb);
   o.Add("threads_running", r.threads_running);
   o.Add("leaked_threads", r.leaked_threads).Add("close_ms", r.close_ms);
+  if (r.leaked_threads_2s >= 0) o.Add("leaked_threads_2s", r.leaked_threads_2s);
+  if (row.rate > 0) o.Add("rate", row.rate);
   o.Raw("phases", PhasesJson(r.phases));
   return o.str();
 }
@@ -83,7 +98,7 @@ bool BenchReport::Run(const std::string& name, const WorkloadOptions& options, b
   o.census_phases = true;  // threads at each phase, for the JSON and the threads chart
   Progress progress(name, o.events);
   o.on_progress = [&progress](int64_t published) { progress.Update(published); };
-  BenchRow row{name, baseline, WorkloadJson(o), {}, CurrentRssKb(), 0, 0};
+  BenchRow row{name, baseline, WorkloadJson(o), o.rate, {}, CurrentRssKb(), 0, 0};
   Result<WorkloadResult> r = baseline ? RunRawBaseline(o) : RunWorkload(o);
   row.rss_after_kb = CurrentRssKb();
   if (!r.ok()) {
@@ -91,7 +106,7 @@ bool BenchReport::Run(const std::string& name, const WorkloadOptions& options, b
     return false;
   }
   row.result = std::move(r).value();
-  PrintRow(name, row.result);
+  PrintRow(row);
   // The report keeps an exact-size copy of the row (spare vector capacity
   // would grow with every run) and counts the heap it holds, so heap_after_kb
   // leaves the report's own rows out. Counted in, a thousand lifecycle
@@ -153,20 +168,20 @@ std::string BenchReport::ToJson() const {
 
 std::string BenchReport::ToMarkdown() const {
   std::string md =
-      "| run | events | msg/s | cpu us/msg | p50 us | p99 us | p99.9 us | max us | viol | dup | "
-      "lost | threads | RSS MiB | close ms |\n";
-  md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+      "| run | events | msg/s | cpu us/msg | p50 us | p99 us | p99.9 us | p99.99 us | max us | "
+      "viol | dup | lost | threads | left | RSS MiB | close ms |\n";
+  md += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
   char line[512];
   for (const BenchRow& row : rows_) {
     const WorkloadResult& r = row.result;
     std::snprintf(
         line, sizeof(line),
-        "| %s | %lld | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %lld | %lld | %lld | %zu | "
-        "%.1f | %.2f |\n",
+        "| %s | %lld | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %lld | %lld | %lld | %zu | "
+        "%s | %.1f | %.2f |\n",
         row.name.c_str(), static_cast<long long>(r.received), r.throughput, r.cpu_us_per_msg,
-        r.p50_us, r.p99_us, r.p999_us, r.max_us, static_cast<long long>(r.violations),
+        r.p50_us, r.p99_us, r.p999_us, r.p9999_us, r.max_us, static_cast<long long>(r.violations),
         static_cast<long long>(r.duplicates), static_cast<long long>(r.lost), r.threads_running,
-        static_cast<double>(r.peak_rss_kb) / 1024.0, r.close_ms);
+        ThreadsLeft(row).c_str(), static_cast<double>(r.peak_rss_kb) / 1024.0, r.close_ms);
     md += line;
   }
   if (!notes_.empty()) md += "\n```\n";

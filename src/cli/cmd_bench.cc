@@ -8,6 +8,8 @@
 //              partition limit)
 //   lifecycle  create -> subscribe -> load -> close, R times
 //              (bench_lifecycle.cc)
+//   latency    open loop: latency at fixed rates, a share of the maximum
+//              (bench_latency.cc)
 //   raw        the sustained workload through the transport's client alone
 
 #include <cstdio>
@@ -93,6 +95,7 @@ void NoteRatios(BenchReport& report) {
 
 bool RunSustained(const BenchOptions& b, WorkloadOptions base, BenchReport& report) {
   base = SustainedBase(b, base, "sustained", report);
+  base.threads_after_2s = true;  // as jxt-core's tests counted them, beside the exact count
   bool ok = true;
   int run = 0;
   const std::string run_id = RunSuffix();
@@ -154,6 +157,7 @@ int64_t DefaultEvents(const std::string& scenario) {
   // per_partition runs at 1/handler cost: 20000 x 1 ms takes 20 s.
   if (scenario == "keyed") return 20'000;
   if (scenario == "lifecycle") return 10'000;
+  if (scenario == "latency") return 200'000;  // the closed-loop probe
   return 1'000'000;
 }
 
@@ -172,6 +176,7 @@ int Run(const BenchOptions& b) {
   if (b.scenario == "keyed") ok = RunKeyed(b, o, report);
   if (b.scenario == "lifecycle") ok = RunLifecycle(b, o, report);
   if (b.scenario == "raw") ok = RunRawOnly(b, o, report);
+  if (b.scenario == "latency") ok = RunLatency(b, o, report);
   if (!b.json_file.empty()) {
     std::ofstream out(b.json_file);
     out << report.ToJson();
@@ -207,6 +212,9 @@ void RegisterBench(CLI::App& app, Action& run) {
       "  lifecycle  create -> subscribe -> load (--events, default 10000) -> close, --reps "
       "times: close time, threads per phase, RSS before/after\n"
       "  raw        the sustained workload through the transport's client alone\n"
+      "  latency    open loop: the closed-loop maximum (--events, default 200000), then "
+      "--seconds at each of --loads percent of it (or at --rates), evbus beside the client "
+      "alone; latency from each event's intended send time, to p99.99\n"
       "Exit code 1 if a run failed, lost, duplicated or reordered a message.");
   cmd->footer(
       "Examples:\n"
@@ -214,10 +222,12 @@ void RegisterBench(CLI::App& app, Action& run) {
       "  evbus bench sustained --events 10000000 --aggregates 100000\n"
       "  evbus bench keyed --events 200000 --aggregates 10000 --workers 64\n"
       "  evbus bench lifecycle --reps 10 --brokers 127.0.0.1:9092\n"
-      "  evbus bench raw --events 1000000 --url nats://127.0.0.1:4222");
-  cmd->add_option("scenario", b->scenario, "seed | sustained | keyed | lifecycle | raw")
+      "  evbus bench raw --events 1000000 --url nats://127.0.0.1:4222\n"
+      "  evbus bench latency --loads 25,50,75 --seconds 10 --plot latency-plots\n"
+      "  evbus bench latency --rates 1000,5000 --brokers 127.0.0.1:9092");
+  cmd->add_option("scenario", b->scenario, "seed | sustained | keyed | lifecycle | raw | latency")
       ->capture_default_str()
-      ->check(CLI::IsMember({"seed", "sustained", "keyed", "lifecycle", "raw"}));
+      ->check(CLI::IsMember({"seed", "sustained", "keyed", "lifecycle", "raw", "latency"}));
   cmd->add_option("--events", b->events,
                   "Events per run (default: sustained/raw 1000000, keyed 20000, lifecycle "
                   "10000; seed uses --sizes)")
@@ -251,6 +261,16 @@ void RegisterBench(CLI::App& app, Action& run) {
   cmd->add_option("--reps", b->reps, "Repetitions (lifecycle)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000));
+  cmd->add_option("--loads", b->loads, "Open-loop rates, percent of the maximum (latency)")
+      ->capture_default_str()
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--rates", b->rates, "Open-loop rates in events/s, instead of --loads (latency)")
+      ->delimiter(',')
+      ->check(CLI::Range(1.0, 1e8));
+  cmd->add_option("--seconds", b->seconds, "Length of each open-loop run (latency)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
   cmd->add_option("--json", b->json_file, "Also write the results as JSON to FILE");
   cmd->add_option("--plot", b->plot_dir, "Write SVG charts and report.md into DIR");
   b->connection.Add(cmd);

@@ -56,7 +56,8 @@ int Run(const WorkloadOptions& base, const ConnectionFlags& connection) {
       static_cast<long long>(r->lost), static_cast<long long>(r->publish_errors));
   std::printf("memory         peak RSS %.1f MiB\n", static_cast<double>(r->peak_rss_kb) / 1024.0);
   PrintCensusTable(r->phases);
-  std::printf("\nconsumer %s\nleaked threads: %zu\n", r->close_report.c_str(), r->leaked_threads);
+  std::printf("\nconsumer %s\nleaked threads: %lld\n", r->close_report.c_str(),
+              static_cast<long long>(r->leaked_threads));
   const bool ok =
       r->lost == 0 && r->violations == 0 && r->leaked_threads == 0 && r->publish_errors == 0;
   return ok ? kExitOk : kExitRuntime;

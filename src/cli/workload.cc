@@ -94,7 +94,7 @@ Result<WorkloadResult> RunWorkload(const WorkloadOptions& o) {
   // the raw baselines count theirs, so neither side pays for results.
   const auto start = tally.Start();
   for (int64_t i = 0; i < o.events; ++i) {
-    tally.WaitForRoom(i);
+    tally.WaitForTurn(i);
     Envelope e;
     Record r = MakeWorkloadRecord(o, i, o.envelopes ? &e : nullptr);
     s = o.envelopes ? (*producer)->PublishEnvelope(r.topic, e) : (*producer)->Publish(std::move(r));
@@ -117,7 +117,13 @@ Result<WorkloadResult> RunWorkload(const WorkloadOptions& o) {
   (void)producer_closed;  // after Close, every publish has completed: the count is final
   result.publish_errors = static_cast<int64_t>((*producer)->stats().published_failed);
   census("close");
-  result.leaked_threads = CountProcessThreads() - threads_before;
+  result.leaked_threads =
+      static_cast<int64_t>(CountProcessThreads()) - static_cast<int64_t>(threads_before);
+  if (o.threads_after_2s) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // the measurement, not a wait
+    result.leaked_threads_2s =
+        static_cast<int64_t>(CountProcessThreads()) - static_cast<int64_t>(threads_before);
+  }
   result.peak_rss_kb = PeakRssKb();
   return result;
 }

@@ -1,11 +1,13 @@
 // Workload: the measured run behind `evbus demo` and `evbus bench`.
 //
-// One producer bus publishes N events over K aggregates with ordered versions
-// (closed loop: at most `max_outstanding` published and not yet received, so
-// the broker's retention never drops unread records); one consumer bus
-// handles them under the chosen ordering. Throughput is measured at receive
-// completion; latency is publish call -> handler entry; ordering, duplicates
-// and losses are checked per aggregate; threads and RSS are sampled.
+// One producer bus publishes N events over K aggregates with ordered versions,
+// either as fast as it can (closed loop: at most `max_outstanding` published
+// and not yet received, so the broker's retention never drops unread
+// records) or at a fixed rate (open loop); one consumer bus handles them
+// under the chosen ordering. Throughput is measured at receive completion;
+// latency is publish call -> handler entry, or open loop intended send time
+// -> handler entry; ordering, duplicates and losses are checked per
+// aggregate; threads and RSS are sampled.
 
 #ifndef EVBUS_CLI_WORKLOAD_H_
 #define EVBUS_CLI_WORKLOAD_H_
@@ -30,6 +32,12 @@ struct WorkloadOptions {
   Ordering ordering = Ordering::kPerKey;
   std::chrono::microseconds handler_sleep{0};  // per-message handler cost (sleep)
   int64_t max_outstanding = 200'000;
+  // Events per second, open loop: event i is due at start + i / rate, and its
+  // latency counts from then. 0: closed loop, as fast as possible.
+  double rate = 0;
+  // Also count the threads 2 s after both closes, as jxt-core's tests did
+  // (the figure comparable with theirs; the exact one is counted at once).
+  bool threads_after_2s = false;
   bool census_phases = false;  // record the census at each lifecycle phase
   std::string topic = "evbus-bench";
   // More than 1: topics <topic>-0 .. <topic>-(N-1), aggregate a on a % N.
@@ -57,11 +65,12 @@ struct WorkloadResult {
   double seconds = 0;         // first publish -> last receive
   double throughput = 0;      // received / seconds
   double cpu_us_per_msg = 0;  // process CPU, first publish -> last receive, per message
-  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, p9999_us = 0, max_us = 0;
   long peak_rss_kb = 0;
   size_t threads_running = 0;  // process threads sampled mid-run
   double close_ms = 0;         // consumer bus Close()
-  size_t leaked_threads = 0;   // threads after both closes - threads before create
+  int64_t leaked_threads = 0;  // threads right after both closes - threads before create
+  int64_t leaked_threads_2s = -1;  // the same 2 s later (threads_after_2s), else -1
   std::vector<Phase> phases;
   std::string close_report;
   // For plots: (seconds since the first publish, received so far), sampled

@@ -85,7 +85,7 @@ Status PublishRawWorkload(const WorkloadOptions& o, Tally& tally, WorkloadResult
                           Clock::time_point start,
                           const std::function<void(int64_t i, Record& r)>& send) {
   for (int64_t i = 0; i < o.events; ++i) {
-    tally.WaitForRoom(i);
+    tally.WaitForTurn(i);
     Result<Record> made = MakeEncodedRecord(o, i);
     if (!made.ok()) return made.status();
     send(i, *made);

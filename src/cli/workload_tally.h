@@ -13,8 +13,10 @@
 #include <ctime>
 #include <functional>
 #include <mutex>
+#include <thread>
 #include <vector>
 
+#include "cli/log_linear_histogram.h"
 #include "cli/workload.h"
 
 namespace evbus::cli {
@@ -35,9 +37,12 @@ class Tally {
       : o_(o),
         seen_(static_cast<size_t>(o.events)),
         last_(static_cast<size_t>(o.aggregates)),
-        latency_ns_(static_cast<size_t>(o.events)) {}
+        period_ns_(o.rate > 0 ? 1e9 / o.rate : 0) {}
 
-  // Called once per delivery of event `index` of `aggregate` at `version`.
+  // Called once per delivery of event `index` of `aggregate` at `version`,
+  // `latency_ns` after its publish call. Open loop (a rate), the latency is
+  // taken from the event's intended send time instead, so a publisher that
+  // fell behind does not hide the wait (coordinated omission).
   void Received(int64_t index, int64_t aggregate, int64_t version, int64_t latency_ns) {
     if (index < 0 || index >= o_.events || aggregate < 0 || aggregate >= o_.aggregates) {
       violations_.fetch_add(1, std::memory_order_relaxed);
@@ -51,10 +56,9 @@ class Tally {
     const int64_t prev = last.load(std::memory_order_relaxed);
     if (version != prev + 1) violations_.fetch_add(1, std::memory_order_relaxed);
     if (version > prev) last.store(version, std::memory_order_relaxed);
+    if (period_ns_ > 0) latency_ns = (Clock::now() - IntendedSendTime(index)).count();
+    latency_.Record(latency_ns);
     const int64_t n = received_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    // Atomic: Fill may read a slot whose writer is still between the
-    // fetch_add above and this store (it then reads 0).
-    latency_ns_[static_cast<size_t>(n - 1)].store(latency_ns, std::memory_order_relaxed);
     if (n == o_.events || producer_waiting_.load(std::memory_order_acquire)) {
       std::lock_guard<std::mutex> lock(mu_);
       if (n == o_.events) end_ = Clock::now();
@@ -62,8 +66,12 @@ class Tally {
     }
   }
 
-  // Producer side: waits while too much is outstanding.
-  void WaitForRoom(int64_t published) {
+  // Producer side, before publishing event `published`: open loop, waits for
+  // its intended send time (no wait when behind: the schedule does not
+  // slip); then, either way, waits while too much is outstanding, which
+  // only an overloaded open-loop run reaches.
+  void WaitForTurn(int64_t published) {
+    if (period_ns_ > 0) std::this_thread::sleep_until(IntendedSendTime(published));
     if (published - received_.load(std::memory_order_acquire) < o_.max_outstanding) return;
     std::unique_lock<std::mutex> lock(mu_);
     producer_waiting_.store(true, std::memory_order_release);
@@ -93,7 +101,8 @@ class Tally {
   // The run's clock starts now (returned), and so does its CPU count.
   Clock::time_point Start() {
     cpu_at_start_ = ProcessCpuSeconds();
-    return Clock::now();
+    start_ = Clock::now();
+    return start_;
   }
 
   // After the run: `start` is what Start() returned.
@@ -109,39 +118,36 @@ class Tally {
     r.lost = std::max<int64_t>(0, o_.events - r.received);
     r.seconds = std::chrono::duration<double>(end - start).count();
     r.throughput = r.seconds > 0 ? static_cast<double>(r.received) / r.seconds : 0;
-    std::vector<int64_t> lat;
-    lat.reserve(static_cast<size_t>(std::min(r.received, o_.events)));
-    for (int64_t i = 0; i < std::min(r.received, o_.events); ++i) {
-      lat.push_back(latency_ns_[static_cast<size_t>(i)].load(std::memory_order_relaxed));
-    }
-    std::sort(lat.begin(), lat.end());
-    auto pct = [&](double q) {
-      if (lat.empty()) return 0.0;
-      const size_t i =
-          std::min(lat.size() - 1, static_cast<size_t>(q * static_cast<double>(lat.size())));
-      return static_cast<double>(lat[i]) / 1000.0;
-    };
+    auto pct = [&](double q) { return static_cast<double>(latency_.Quantile(q)) / 1000.0; };
     r.p50_us = pct(0.50);
     r.p90_us = pct(0.90);
     r.p99_us = pct(0.99);
     r.p999_us = pct(0.999);
-    r.max_us = lat.empty() ? 0 : static_cast<double>(lat.back()) / 1000.0;
+    r.p9999_us = pct(0.9999);
+    r.max_us = static_cast<double>(latency_.max()) / 1000.0;
     r.timeline.emplace_back(r.seconds, r.received);
     // Quantiles evenly spaced in "nines" (0, 0.9, 0.99, 0.999, ...), so the
     // plot shows the tail as clearly as the median.
     r.latency_quantiles.clear();
-    for (int step = 0; !lat.empty() && step <= 40; ++step) {
+    for (int step = 0; latency_.count() > 0 && step <= 40; ++step) {
       const double q = 1.0 - std::pow(10.0, -step / 10.0);
       r.latency_quantiles.emplace_back(q, pct(q));
     }
-    if (!lat.empty()) r.latency_quantiles.emplace_back(1.0, r.max_us);
+    if (latency_.count() > 0) r.latency_quantiles.emplace_back(1.0, r.max_us);
   }
 
  private:
+  Clock::time_point IntendedSendTime(int64_t index) const {
+    return start_ + std::chrono::nanoseconds(
+                        static_cast<int64_t>(static_cast<double>(index) * period_ns_));
+  }
+
   const WorkloadOptions& o_;
   std::vector<std::atomic<uint8_t>> seen_;
   std::vector<std::atomic<int64_t>> last_;
-  std::vector<std::atomic<int64_t>> latency_ns_;
+  LogLinearHistogram latency_;
+  const double period_ns_;  // open loop: ns between intended sends; 0 closed loop
+  Clock::time_point start_{};
   std::atomic<int64_t> received_{0}, violations_{0}, duplicates_{0};
   std::atomic<bool> producer_waiting_{false};
   double cpu_at_start_ = 0;  // ProcessCpuSeconds() at Start()
