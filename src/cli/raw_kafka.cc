@@ -130,7 +130,7 @@ Result<WorkloadResult> RunRawKafka(const WorkloadOptions& o) {
       core::Thread::Start("evb-raw-prod", "bench-baseline", 0, [&] {  // serves delivery reports
         while (!stop.load(std::memory_order_acquire)) rd_kafka_poll(producer, 100);
       });
-  const auto start = tally.Start();
+  std::chrono::steady_clock::time_point start;
   const Status failed = PublishRawWorkload(o, tally, result, start, [&](int64_t, Record& r) {
     rd_kafka_resp_err_t err;
     do {

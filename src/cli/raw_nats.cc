@@ -195,7 +195,7 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
       if (got == 0) FetchBatch(o, tally, parts[rr++ % parts.size()], kFetchWaitMs, e);
     }
   });
-  const auto start = tally.Start();
+  Clock::time_point start;
   const int32_t partitions = o.config.nats.partitions;
   const Status failed = PublishRawWorkload(o, tally, result, start, [&](int64_t i, Record& r) {
     const std::string subject = tn::Subject(o.config.nats, o.topic, transport::PartitionForKey(r.key, partitions));

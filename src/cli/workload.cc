@@ -92,6 +92,11 @@ Result<WorkloadResult> RunWorkload(const WorkloadOptions& o) {
 
   // No per-publish callback: failures are counted by the bus (stats), as
   // the raw baselines count theirs, so neither side pays for results.
+  s = PublishWarmups(o, tally, [&](Record& r, Envelope* e) {
+    return e != nullptr ? (*producer)->PublishEnvelope(r.topic, *e)
+                        : (*producer)->Publish(std::move(r));
+  });
+  if (!s.ok()) return s;
   const auto start = tally.Start();
   for (int64_t i = 0; i < o.events; ++i) {
     tally.WaitForTurn(i);
@@ -187,7 +192,7 @@ Result<WorkloadResult> RunRawMemory(const WorkloadOptions& o) {
     }
   });
   std::atomic<int64_t> publish_errors{0};
-  const auto start = tally.Start();
+  Clock::time_point start;
   const Status failed = PublishRawWorkload(o, tally, result, start, [&](int64_t, Record& r) {
     Status s = (*producer)->Produce(std::move(r), [&](const Status& st, int32_t, int64_t) {
       if (!st.ok()) publish_errors.fetch_add(1, std::memory_order_relaxed);

@@ -32,6 +32,9 @@ std::string JsonPayload(int64_t index, int bytes) {
   return p;
 }
 
+constexpr std::string_view kWarmupKey = "warmup";
+constexpr int64_t kWarmupIndex = -2;  // in a raw warm-up payload
+
 int64_t ParseTrailingInt(std::string_view s, size_t from) {
   int64_t n = -1;
   if (from <= s.size()) std::from_chars(s.data() + from, s.data() + s.size(), n);
@@ -66,6 +69,7 @@ Result<Record> MakeEncodedRecord(const WorkloadOptions& o, int64_t i) {
 }
 
 void TallyEnvelope(Tally& tally, const WorkloadOptions& o, const Envelope& e) {
+  if (e.aggregate_id == kWarmupKey) return tally.WarmupReceived();
   const int64_t latency = (std::chrono::system_clock::now() - e.timestamp.time).count();
   const int64_t aggregate = ParseTrailingInt(e.aggregate_id, 4);
   tally.Received((e.event_version - 1) * o.aggregates + aggregate, aggregate, e.event_version,
@@ -78,12 +82,45 @@ void TallyRaw(Tally& tally, const WorkloadOptions& o, const Record& r) {
     std::memcpy(&sent, r.payload.data(), 8);
     std::memcpy(&index, r.payload.data() + 8, 8);
   }
+  if (index == kWarmupIndex) return tally.WarmupReceived();
   tally.Received(index, index % o.aggregates, index / o.aggregates + 1, NowNs() - sent);
 }
 
+Status PublishWarmups(const WorkloadOptions& o, Tally& tally,
+                      const std::function<Status(Record& r, Envelope* e)>& send) {
+  const std::vector<std::string> topics = WorkloadTopics(o);
+  for (const std::string& topic : topics) {
+    Record r;
+    r.topic = topic;
+    r.key = std::string(kWarmupKey);
+    Envelope e;
+    if (o.envelopes) {
+      e = NewEnvelope(r.key, "BenchWarmup", 1, R"({"warmup":true})");
+    } else {
+      r.payload = RawPayload(kWarmupIndex, o.payload_bytes);
+    }
+    if (Status s = send(r, o.envelopes ? &e : nullptr); !s.ok()) return s;
+  }
+  if (!tally.WaitForWarmups(static_cast<int>(topics.size()), std::chrono::seconds(60))) {
+    return Status(ErrorCode::kTimeout,
+                  "warm-up: the consumer did not receive the first record of each topic in 60 s");
+  }
+  return Status();
+}
+
 Status PublishRawWorkload(const WorkloadOptions& o, Tally& tally, WorkloadResult& result,
-                          Clock::time_point start,
+                          Clock::time_point& start,
                           const std::function<void(int64_t i, Record& r)>& send) {
+  Status warm = PublishWarmups(o, tally, [&](Record& r, Envelope* e) {
+    if (e != nullptr) {
+      if (Status s = EncodeEnvelope(*e, r.payload); !s.ok()) return s;
+      codec::AppendEnvelopeHeaders(*e, r.headers);
+    }
+    send(-1, r);
+    return Status();
+  });
+  if (!warm.ok()) return warm;
+  start = tally.Start();
   for (int64_t i = 0; i < o.events; ++i) {
     tally.WaitForTurn(i);
     Result<Record> made = MakeEncodedRecord(o, i);
