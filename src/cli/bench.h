@@ -24,7 +24,7 @@ struct BenchOptions {
   std::string orderings = "per_key,per_partition,none";
   int handler_sleep_us = 1000;
   std::vector<int64_t> sizes = {500, 2'000, 5'000, 10'000};  // seed
-  int reps = 5;                                              // lifecycle
+  int reps = 0;  // repetitions; 0: the scenario's default (lifecycle 5, seed 1)
   std::vector<int> loads = {25, 50, 75};  // latency: percent of the closed-loop maximum
   std::vector<double> rates;              // latency: absolute rates instead (events/s)
   double seconds = 10;                    // latency: length of each open-loop run

@@ -1,14 +1,59 @@
 // bench seed: the workload the seed's authors measured their Go bus with -
 // 500 / 2000 / 5000 / 10000 messages over 5 topics, aggregates = clamp(N/10,
 // 50, 1000), envelopes and plain records, order checked per aggregate - each
-// size beside the transport alone.
+// size beside the transport alone, --reps times, with the min-max of each
+// figure over the repetitions under the table.
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "cli/bench.h"
 
 namespace evbus::cli {
+namespace {
+
+struct Range {
+  double min = 0, max = 0;
+  void Add(double v, bool first) {
+    min = first ? v : std::min(min, v);
+    max = first ? v : std::max(max, v);
+  }
+};
+
+// Over the repetitions of one row name: msg/s, p50 and p99 (ms).
+struct Spread {
+  int runs = 0;
+  Range rate, p50, p99;
+};
+
+void NoteSpreads(const BenchOptions& b, BenchReport& report) {
+  std::map<std::string, Spread> by_name;
+  std::vector<std::string> order;
+  for (const BenchRow& row : report.rows()) {
+    Spread& s = by_name[row.name];
+    if (s.runs == 0) order.push_back(row.name);
+    const bool first = s.runs++ == 0;
+    s.rate.Add(row.result.throughput, first);
+    s.p50.Add(row.result.p50_us / 1e3, first);
+    s.p99.Add(row.result.p99_us / 1e3, first);
+  }
+  report.Note("seed over " + std::to_string(b.reps) +
+              " repetitions, min-max (msg/s at receive completion; latency publish -> handler):");
+  for (const std::string& name : order) {
+    const Spread& s = by_name[name];
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "  %-34s msg/s %8.0f - %8.0f (max/min %.2f)  p50 %7.1f - %7.1f ms  p99 %7.1f - "
+                  "%7.1f ms",
+                  name.c_str(), s.rate.min, s.rate.max,
+                  s.rate.min > 0 ? s.rate.max / s.rate.min : 0, s.p50.min, s.p50.max, s.p99.min,
+                  s.p99.max);
+    report.Note(line);
+  }
+}
+
+}  // namespace
 
 bool RunSeed(const BenchOptions& b, WorkloadOptions base, BenchReport& report) {
   report.Note("seed: N events over 5 topics, aggregates = clamp(N/10, 50, 1000), transport " +
@@ -16,23 +61,26 @@ bool RunSeed(const BenchOptions& b, WorkloadOptions base, BenchReport& report) {
   base.topics = 5;
   base.threads_after_2s = true;  // as jxt-core's tests counted them, beside the exact count
   bool ok = true;
-  const std::string run_id = RunSuffix();
-  for (const int64_t n : b.sizes) {
-    WorkloadOptions o = base;
-    o.events = n;
-    o.aggregates = static_cast<int>(std::clamp<int64_t>(n / 10, 50, 1000));
-    const std::string size = std::to_string(n);
-    o.topic = "bench-seed-" + size + run_id;
-    o.config.subscriber.group = o.topic;
-    ok &= report.Run("seed " + size + " envelope", o, false);
-    o.envelopes = false;
-    o.topic += "-plain";
-    o.config.subscriber.group = o.topic;
-    ok &= report.Run("seed " + size + " plain", o, false);
-    o.topic += "-baseline";
-    o.config.subscriber.group = o.topic;
-    ok &= report.Run("seed " + size + " plain, transport alone", o, true);
+  for (int rep = 0; rep < b.reps; ++rep) {
+    const std::string run_id = RunSuffix();
+    for (const int64_t n : b.sizes) {
+      WorkloadOptions o = base;
+      o.events = n;
+      o.aggregates = static_cast<int>(std::clamp<int64_t>(n / 10, 50, 1000));
+      const std::string size = std::to_string(n);
+      o.topic = "bench-seed-" + size + run_id;
+      o.config.subscriber.group = o.topic;
+      ok &= report.Run("seed " + size + " envelope", o, false);
+      o.envelopes = false;
+      o.topic += "-plain";
+      o.config.subscriber.group = o.topic;
+      ok &= report.Run("seed " + size + " plain", o, false);
+      o.topic += "-baseline";
+      o.config.subscriber.group = o.topic;
+      ok &= report.Run("seed " + size + " plain, transport alone", o, true);
+    }
   }
+  if (b.reps > 1) NoteSpreads(b, report);
   return ok;
 }
 

@@ -161,7 +161,8 @@ int64_t DefaultEvents(const std::string& scenario) {
   return 1'000'000;
 }
 
-int Run(const BenchOptions& b) {
+int Run(BenchOptions b) {
+  if (b.reps == 0) b.reps = b.scenario == "lifecycle" ? 5 : 1;
   WorkloadOptions o;
   o.events = b.events > 0 ? b.events : DefaultEvents(b.scenario);
   o.aggregates = b.aggregates;
@@ -258,8 +259,9 @@ void RegisterBench(CLI::App& app, Action& run) {
       ->capture_default_str()
       ->delimiter(',')
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
-  cmd->add_option("--reps", b->reps, "Repetitions (lifecycle)")
-      ->capture_default_str()
+  cmd->add_option("--reps", b->reps,
+                  "Repetitions (lifecycle, default 5; seed, default 1, prints the min-max of "
+                  "each figure)")
       ->check(CLI::Range(1, 10'000));
   cmd->add_option("--loads", b->loads, "Open-loop rates, percent of the maximum (latency)")
       ->capture_default_str()

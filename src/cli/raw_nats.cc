@@ -198,7 +198,8 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
   Clock::time_point start;
   const int32_t partitions = o.config.nats.partitions;
   const Status failed = PublishRawWorkload(o, tally, result, start, [&](int64_t i, Record& r) {
-    const std::string subject = tn::Subject(o.config.nats, o.topic, transport::PartitionForKey(r.key, partitions));
+    const std::string subject =
+        tn::Subject(o.config.nats, o.topic, transport::PartitionForKey(r.key, partitions));
     natsMsg* msg = nullptr;
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, r.payload.data(),
                                   static_cast<int>(r.payload.size()));

@@ -67,9 +67,9 @@ struct WorkloadResult {
   double cpu_us_per_msg = 0;  // process CPU, first publish -> last receive, per message
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, p9999_us = 0, max_us = 0;
   long peak_rss_kb = 0;
-  size_t threads_running = 0;  // process threads sampled mid-run
-  double close_ms = 0;         // consumer bus Close()
-  int64_t leaked_threads = 0;  // threads right after both closes - threads before create
+  size_t threads_running = 0;      // process threads sampled mid-run
+  double close_ms = 0;             // consumer bus Close()
+  int64_t leaked_threads = 0;      // threads right after both closes - threads before create
   int64_t leaked_threads_2s = -1;  // the same 2 s later (threads_after_2s), else -1
   std::vector<Phase> phases;
   std::string close_report;

@@ -151,8 +151,8 @@ class Tally {
 
  private:
   Clock::time_point IntendedSendTime(int64_t index) const {
-    return start_ + std::chrono::nanoseconds(
-                        static_cast<int64_t>(static_cast<double>(index) * period_ns_));
+    return start_ +
+           std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(index) * period_ns_));
   }
 
   const WorkloadOptions& o_;

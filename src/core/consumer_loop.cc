@@ -114,9 +114,8 @@ void ConsumerLoop::Run() {
       records.clear();
       dispatcher_.pool().TakeSpareRecords(spare_records_);
       if (!spare_records_.empty()) consumer_->Recycle(spare_records_);
-      Status s =
-          consumer_->Poll(records, static_cast<size_t>(config_.max_poll_records),
-                          room_came_back ? milliseconds(0) : poll_timeout);
+      Status s = consumer_->Poll(records, static_cast<size_t>(config_.max_poll_records),
+                                 room_came_back ? milliseconds(0) : poll_timeout);
       if (!s.ok()) report_error_(s);
       if (!records.empty()) Route(records);
     }

@@ -625,7 +625,7 @@ class NatsConsumer final : public Consumer {
   RebalanceListener* listener_ = nullptr;
   size_t rr_ = 0;
   Clock::time_point last_message_{};  // of the last fetch that returned any (polling thread)
-  SpareRecords spare_;  // refilled by Fetch (polling thread)
+  SpareRecords spare_;                // refilled by Fetch (polling thread)
   Clock::time_point next_step_{};
   bool closed_ = false;
   // Shared by the polling thread and the keeper.
