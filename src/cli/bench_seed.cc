@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <vector>
 
 #include "cli/bench.h"
 
@@ -25,6 +26,7 @@ struct Range {
 struct Spread {
   int runs = 0;
   Range rate, p50, p99;
+  std::vector<double> rates;  // per repetition, in order
 };
 
 void NoteSpreads(const BenchOptions& b, BenchReport& report) {
@@ -37,6 +39,7 @@ void NoteSpreads(const BenchOptions& b, BenchReport& report) {
     s.rate.Add(row.result.throughput, first);
     s.p50.Add(row.result.p50_us / 1e3, first);
     s.p99.Add(row.result.p99_us / 1e3, first);
+    s.rates.push_back(row.result.throughput);
   }
   report.Note("seed over " + std::to_string(b.reps) +
               " repetitions, min-max (msg/s at receive completion; latency publish -> handler):");
@@ -50,6 +53,23 @@ void NoteSpreads(const BenchOptions& b, BenchReport& report) {
                   s.rate.min > 0 ? s.rate.max / s.rate.min : 0, s.p50.min, s.p50.max, s.p99.min,
                   s.p99.max);
     report.Note(line);
+  }
+  // Each evbus row against the transport alone in the same repetition: the
+  // broker's own swings (GC, segment rolls) move both alike.
+  for (const int64_t n : b.sizes) {
+    const std::string size = "seed " + std::to_string(n);
+    const Spread& alone = by_name[size + " plain, transport alone"];
+    for (const char* kind : {" plain", " envelope"}) {
+      const Spread& bus = by_name[size + kind];
+      Range ratio;
+      for (size_t i = 0; i < bus.rates.size() && i < alone.rates.size(); ++i) {
+        if (alone.rates[i] > 0) ratio.Add(bus.rates[i] / alone.rates[i], i == 0);
+      }
+      char line[160];
+      std::snprintf(line, sizeof(line), "  %-34s msg/s / transport alone (plain): %.2f - %.2fx",
+                    (size + kind).c_str(), ratio.min, ratio.max);
+      report.Note(line);
+    }
   }
 }
 
