@@ -361,5 +361,45 @@ TEST(CliTopics, ListsAndDescribesMemoryTopics) {
   EXPECT_NE(r.out.find("nosuch does not exist"), std::string::npos) << r.out;
 }
 
+TEST(CliBench, LatencyRunsOpenLoopAtEachRateBesideTheClientAlone) {
+  const std::string dir = ::testing::TempDir() + UniqueName("cli-latency");
+  CliRun r =
+      RunCli("bench latency --rates 400,800 --seconds 0.5 --json " + dir + ".json --plot " + dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  simdjson::padded_string json = simdjson::padded_string::load(dir + ".json");
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc = parser.iterate(json);
+  std::vector<std::pair<double, bool>> runs;  // (rate, baseline)
+  for (simdjson::ondemand::object run : doc["runs"].get_array()) {
+    const double rate = run["rate"].get_double().value();
+    const bool baseline = run["baseline"].get_bool().value();
+    const int64_t published = run["published"].get_int64().value();
+    EXPECT_EQ(published, static_cast<int64_t>(rate * 0.5)) << "events = rate x seconds";
+    EXPECT_EQ(run["received"].get_int64().value(), published);
+    simdjson::ondemand::object latency = run["latency_us"].get_object();
+    const double p50 = latency["p50"].get_double().value();
+    const double p9999 = latency["p9999"].get_double().value();
+    EXPECT_GT(p50, 0);
+    EXPECT_LE(p50, p9999);
+    runs.emplace_back(rate, baseline);
+  }
+  const std::vector<std::pair<double, bool>> expected = {
+      {400, false}, {400, true}, {800, false}, {800, true}};
+  EXPECT_EQ(runs, expected);
+  const std::string text = ReadFile(dir + "/load.svg");
+  EXPECT_TRUE(text.find("<svg") != std::string::npos && WellFormedXml(text));
+  EXPECT_NE(text.find("client alone p99.99"), std::string::npos);
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(dir + ".json");
+}
+
+TEST(CliBench, SeedRepetitionsPrintTheSpreadOfEachRow) {
+  CliRun r = RunCli("bench seed --sizes 100 --reps 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("seed over 2 repetitions, min-max"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("seed 100 plain, transport alone"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("msg/s / transport alone (plain):"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace evbus::test
