@@ -28,11 +28,6 @@ namespace {
 
 namespace tn = transport::nats;
 
-// A fetch that finds nothing waits this long (as the evbus consumer does).
-constexpr int64_t kFetchWaitMs = 20;
-// How long a no_wait fetch waits for the server's answer.
-constexpr int64_t kNoWaitAnswerMs = 500;
-
 void OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr*, void* closure) {
   if (pa == nullptr) static_cast<std::atomic<int64_t>*>(closure)->fetch_add(1);
   natsMsg_Destroy(msg);
@@ -126,7 +121,8 @@ struct RawPart {
 // Returns the number handled. The batch sizes and waits are the evbus
 // consumer's, which avoid a cnats 3.4 overrun and nats-server 2.9's late
 // answer to an empty no_wait request (see src/transport/nats/nats_consumer.cc).
-int FetchBatch(const WorkloadOptions& o, Tally& tally, RawPart& p, int64_t wait_ms, Envelope& e) {
+int FetchBatch(const WorkloadOptions& o, Tally& tally, RawPart& p, int64_t wait_ms, Envelope& e,
+               tn::NoWaitExpiry& no_wait_expiry) {
   jsFetchRequest fr;
   jsFetchRequest_Init(&fr);
   fr.Batch =
@@ -134,10 +130,15 @@ int FetchBatch(const WorkloadOptions& o, Tally& tally, RawPart& p, int64_t wait_
           ? static_cast<int>(std::min<int64_t>(p.backlog, o.config.subscriber.max_poll_records))
           : 1;
   fr.NoWait = wait_ms == 0;
-  fr.Expires = (wait_ms == 0 ? kNoWaitAnswerMs : wait_ms) * 1'000'000;
+  fr.Expires = (wait_ms == 0 ? no_wait_expiry.get() : std::chrono::milliseconds(wait_ms)).count() *
+               1'000'000;
   if (fr.Batch <= 0) return 0;
   natsMsgList list{nullptr, 0};
-  if (natsSubscription_FetchRequest(&list, p.sub, &fr) != NATS_OK) {
+  const auto asked = Clock::now();
+  const natsStatus fetched = natsSubscription_FetchRequest(&list, p.sub, &fr);
+  if (fr.NoWait && fetched == NATS_OK) no_wait_expiry.Answered(Clock::now() - asked);
+  if (fr.NoWait && fetched == NATS_TIMEOUT) no_wait_expiry.NotAnswered();
+  if (fetched != NATS_OK) {
     natsMsgList_Destroy(&list);
     p.backlog = 0;
     return 0;
@@ -189,10 +190,19 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
     std::vector<RawPart> parts(client->subs.size());
     for (size_t i = 0; i < parts.size(); ++i) parts[i].sub = client->subs[i];
     size_t rr = 0;
+    Clock::time_point last_message{};
+    tn::NoWaitExpiry no_wait_expiry;
     while (!stop.load(std::memory_order_acquire)) {
       int got = 0;
-      for (RawPart& p : parts) got += FetchBatch(o, tally, p, 0, e);
-      if (got == 0) FetchBatch(o, tally, parts[rr++ % parts.size()], kFetchWaitMs, e);
+      for (RawPart& p : parts) got += FetchBatch(o, tally, p, 0, e, no_wait_expiry);
+      if (got > 0) last_message = Clock::now();
+      if (got == 0) {  // wait as the evbus consumer does
+        const int64_t wait =
+            tn::WaitSliceMs(parts.size(), Clock::now() - last_message < tn::kIdleAfter);
+        if (FetchBatch(o, tally, parts[rr++ % parts.size()], wait, e, no_wait_expiry) > 0) {
+          last_message = Clock::now();
+        }
+      }
     }
   });
   Clock::time_point start;

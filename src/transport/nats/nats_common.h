@@ -17,6 +17,8 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,6 +28,46 @@
 #include "evbus/status.h"
 
 namespace evbus::transport::nats {
+
+// How long a pull request waits for new messages when a member's partitions
+// show no backlog. A waiting fetch watches one partition (cnats has no pull
+// request that waits on several), so a message on another partition is seen
+// only when the round of waiting fetches comes to it. While messages flow
+// (one came within kIdleAfter), the round over `partitions` takes
+// kActiveRoundMs (at least 1 ms a slice): 4 partitions, 1 ms each, so a new
+// message waits 2 ms on average. After a quiet second each slice is
+// kIdleSliceMs, so an idle member asks the server 50 times a second rather
+// than 1,000; the first message after a quiet spell then waits up to one
+// idle round (80 ms with 4 partitions).
+inline constexpr int64_t kActiveRoundMs = 4;
+inline constexpr int64_t kIdleSliceMs = 20;
+inline constexpr std::chrono::seconds kIdleAfter{1};
+inline int64_t WaitSliceMs(size_t partitions, bool active) {
+  return active ? std::max<int64_t>(1, kActiveRoundMs / static_cast<int64_t>(partitions))
+                : kIdleSliceMs;
+}
+
+// How long a no_wait fetch waits for the server's answer. With the messages
+// there, the answer comes within a round trip; but nats-server 2.9 answers a
+// no_wait request that finds nothing (a backlog count gone stale) only at
+// its expiry, which cnats always sends, so a fixed 500 ms expiry showed as
+// 500 ms p99 spikes in open-loop runs. The expiry follows the answers
+// instead: 4x the moving average of answer times, 2 ms to 500 ms, doubled
+// after each fetch that got no answer in time (a slower link). Not
+// thread-safe (one per polling thread).
+class NoWaitExpiry {
+ public:
+  std::chrono::milliseconds get() const {
+    return std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(4 * average_),
+                      std::chrono::milliseconds(2), std::chrono::milliseconds(500));
+  }
+  void Answered(std::chrono::nanoseconds took) { average_ += (took - average_) / 8; }
+  void NotAnswered() { average_ = std::min<std::chrono::nanoseconds>(2 * average_, kCap); }
+
+ private:
+  static constexpr std::chrono::nanoseconds kCap = std::chrono::milliseconds(125);
+  std::chrono::nanoseconds average_ = std::chrono::milliseconds(1);
+};
 
 // Carries Record::key (NATS has no message key).
 inline constexpr char kKeyHeader[] = "X-Evbus-Key";

@@ -15,23 +15,6 @@
 namespace evbus::transport::nats {
 namespace {
 
-// A waiting fetch watches one partition (cnats has no pull request that
-// waits on several), so a message on another partition with no known
-// backlog is seen only when the round of waiting fetches comes to it. While
-// messages flow, the round over all ready partitions takes kActiveRoundMs
-// (a slice each, at least 1 ms): 4 partitions, 1 ms each, so a new message
-// waits 2 ms on average. After kIdleAfter without a message, each slice is
-// kIdleSliceMs, so an idle member asks the server 50 times a second rather
-// than 1,000; the first message after a quiet spell then waits up to one
-// idle round (80 ms with 4 partitions). A Wakeup is seen within a slice.
-constexpr int64_t kActiveRoundMs = 4;
-constexpr int64_t kIdleSliceMs = 20;
-constexpr auto kIdleAfter = std::chrono::seconds(1);
-
-// How long a no_wait fetch waits for the server's answer (it comes at once
-// unless the server is stalled; Poll fetches only while connected).
-constexpr int64_t kNoWaitAnswerMs = 500;
-
 // How often the lease keeper looks whether the polling thread is away.
 constexpr auto kKeeperTick = std::chrono::milliseconds(250);
 
@@ -188,10 +171,7 @@ class NatsConsumer final : public Consumer {
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (!out.empty() || left <= 0) break;
       Part& p = *ready[start % ready.size()];
-      const int64_t slice =
-          Clock::now() - last_message_ < kIdleAfter
-              ? std::max<int64_t>(1, kActiveRoundMs / static_cast<int64_t>(ready.size()))
-              : kIdleSliceMs;
+      const int64_t slice = WaitSliceMs(ready.size(), Clock::now() - last_message_ < kIdleAfter);
       if (Status s = Fetch(p, out, max, std::clamp<int64_t>(left, 1, slice)); !s.ok()) return s;
       if (!out.empty() || Clock::now() >= deadline) break;
     }
@@ -571,7 +551,7 @@ class NatsConsumer final : public Consumer {
     if (wait_ms == 0) {
       fr.Batch = static_cast<int>(std::min<int64_t>(room, part.backlog));
       fr.NoWait = true;
-      fr.Expires = kNoWaitAnswerMs * 1'000'000;
+      fr.Expires = std::chrono::nanoseconds(no_wait_expiry_.get()).count();
     } else {
       fr.Batch = 1;
       fr.Expires = wait_ms * 1'000'000;
@@ -585,7 +565,12 @@ class NatsConsumer final : public Consumer {
       fr.Batch = std::max(fr.Batch, 2 * left_over + 1);
     }
     natsMsgList list{nullptr, 0};
+    const auto asked = Clock::now();
     natsStatus s = natsSubscription_FetchRequest(&list, part.sub, &fr);
+    if (fr.NoWait) {
+      if (s == NATS_OK) no_wait_expiry_.Answered(Clock::now() - asked);
+      if (s == NATS_TIMEOUT) no_wait_expiry_.NotAnswered();
+    }
     if (s != NATS_OK) {
       natsMsgList_Destroy(&list);
       if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION) {
@@ -624,6 +609,7 @@ class NatsConsumer final : public Consumer {
   std::vector<std::string> topics_;
   RebalanceListener* listener_ = nullptr;
   size_t rr_ = 0;
+  NoWaitExpiry no_wait_expiry_;       // polling thread
   Clock::time_point last_message_{};  // of the last fetch that returned any (polling thread)
   SpareRecords spare_;                // refilled by Fetch (polling thread)
   Clock::time_point next_step_{};
