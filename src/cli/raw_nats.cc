@@ -136,7 +136,9 @@ int FetchBatch(const WorkloadOptions& o, Tally& tally, RawPart& p, int64_t wait_
   natsMsgList list{nullptr, 0};
   const auto asked = Clock::now();
   const natsStatus fetched = natsSubscription_FetchRequest(&list, p.sub, &fr);
-  if (fr.NoWait && fetched == NATS_OK) no_wait_expiry.Answered(Clock::now() - asked);
+  if (fr.NoWait && fetched == NATS_OK && list.Count == fr.Batch) {
+    no_wait_expiry.Answered(Clock::now() - asked);  // a short answer waited for the expiry
+  }
   if (fr.NoWait && fetched == NATS_TIMEOUT) no_wait_expiry.NotAnswered();
   if (fetched != NATS_OK) {
     natsMsgList_Destroy(&list);
@@ -218,7 +220,8 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
     for (const Header& h : r.headers) {
       if (s == NATS_OK) s = natsMsgHeader_Add(msg, h.key.c_str(), h.value.c_str());
     }
-    const std::string id = o.topic + "-" + std::to_string(i);
+    // Warm-ups (i = -1) carry their topic, or the server would drop all but one.
+    const std::string id = o.topic + "-" + (i < 0 ? "warmup-" + r.topic : std::to_string(i));
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id.c_str();  // de-duplication costs the server what evbus's event ids cost it

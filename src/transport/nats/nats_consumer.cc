@@ -568,7 +568,8 @@ class NatsConsumer final : public Consumer {
     const auto asked = Clock::now();
     natsStatus s = natsSubscription_FetchRequest(&list, part.sub, &fr);
     if (fr.NoWait) {
-      if (s == NATS_OK) no_wait_expiry_.Answered(Clock::now() - asked);
+      // Only a full answer times the server: a short one waited for the expiry.
+      if (s == NATS_OK && list.Count == fr.Batch) no_wait_expiry_.Answered(Clock::now() - asked);
       if (s == NATS_TIMEOUT) no_wait_expiry_.NotAnswered();
     }
     if (s != NATS_OK) {
