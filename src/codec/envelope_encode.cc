@@ -37,7 +37,7 @@ Status EncodeEnvelope(const Envelope& e, std::string& out, PayloadFormat format,
   out += ",\"event_version\":";
   codec::AppendInt(out, e.event_version);
   out += ",\"timestamp\":\"";
-  out += FormatRfc3339(e.timestamp);  // only digits and -:.TZ+, nothing to escape
+  codec::AppendRfc3339(out, e.timestamp);  // only digits and -:.TZ+, nothing to escape
   out += '"';
   if (!e.trace_id.empty()) {
     out += ",\"trace_id\":";

@@ -2,9 +2,24 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <charconv>
 
 namespace evbus::codec {
+
+namespace {
+
+// The bytes AppendJsonString must look at: those it escapes, and 0xE2, which
+// may start U+2028 or U+2029. Every other byte is copied as it is.
+constexpr std::array<bool, 256> kMayEscape = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  for (unsigned char c : {'"', '\\', '<', '>', '&'}) t[c] = true;
+  t[0xE2] = true;
+  return t;
+}();
+
+}  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -13,6 +28,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   auto flush = [&](size_t end) { out.append(s.data() + run_start, end - run_start); };
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
+    if (!kMayEscape[c]) continue;  // the common case: copied with its run
     const char* esc = nullptr;
     switch (c) {
       case '"':

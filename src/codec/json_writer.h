@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "evbus/envelope.h"
+
 namespace evbus::codec {
 
 // Appends `s` as a quoted JSON string. Like Go: '<', '>', '&', U+2028 and
@@ -16,6 +18,10 @@ namespace evbus::codec {
 void AppendJsonString(std::string& out, std::string_view s);
 
 void AppendInt(std::string& out, int64_t v);
+
+// Appends `ts` as FormatRfc3339 writes it (Go's time.RFC3339Nano), without a
+// temporary string: the encoder's per-envelope allocation was this.
+void AppendRfc3339(std::string& out, const Timestamp& ts);
 
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
 bool IsValidUtf8(std::string_view s);

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "codec/json_writer.h"
 #include "evbus/envelope.h"
 
 namespace evbus {
@@ -11,13 +12,13 @@ namespace {
 
 using std::chrono::nanoseconds;
 
-void AppendDigits(std::string& out, int64_t value, int width) {
-  char buf[24];
+// Writes `value` as exactly `width` digits at p; returns the end.
+char* PutDigits(char* p, int64_t value, int width) {
   for (int i = width - 1; i >= 0; --i) {
-    buf[i] = static_cast<char>('0' + value % 10);
+    p[i] = static_cast<char>('0' + value % 10);
     value /= 10;
   }
-  out.append(buf, static_cast<size_t>(width));
+  return p + width;
 }
 
 // Parses exactly `width` digits at text[pos]; advances pos.
@@ -54,7 +55,9 @@ Timestamp Timestamp::Now() {
   return Timestamp{std::chrono::time_point_cast<nanoseconds>(std::chrono::system_clock::now()), 0};
 }
 
-std::string FormatRfc3339(const Timestamp& ts) {
+namespace codec {
+
+void AppendRfc3339(std::string& out, const Timestamp& ts) {
   using namespace std::chrono;
   const auto local = ts.time + minutes(ts.utc_offset_minutes);
   const auto day = floor<days>(local);
@@ -64,38 +67,47 @@ std::string FormatRfc3339(const Timestamp& ts) {
   const int64_t secs = total_ns / 1'000'000'000;
   int64_t frac = total_ns % 1'000'000'000;
 
-  std::string out;
-  out.reserve(36);
-  AppendDigits(out, static_cast<int>(ymd.year()), 4);
-  out += '-';
-  AppendDigits(out, static_cast<unsigned>(ymd.month()), 2);
-  out += '-';
-  AppendDigits(out, static_cast<unsigned>(ymd.day()), 2);
-  out += 'T';
-  AppendDigits(out, secs / 3600, 2);
-  out += ':';
-  AppendDigits(out, secs / 60 % 60, 2);
-  out += ':';
-  AppendDigits(out, secs % 60, 2);
+  // Into a stack buffer and appended once: the longest form,
+  // 2006-01-02T15:04:05.999999999+07:00, is 35 characters.
+  char buf[40];
+  char* p = PutDigits(buf, static_cast<int>(ymd.year()), 4);
+  *p++ = '-';
+  p = PutDigits(p, static_cast<unsigned>(ymd.month()), 2);
+  *p++ = '-';
+  p = PutDigits(p, static_cast<unsigned>(ymd.day()), 2);
+  *p++ = 'T';
+  p = PutDigits(p, secs / 3600, 2);
+  *p++ = ':';
+  p = PutDigits(p, secs / 60 % 60, 2);
+  *p++ = ':';
+  p = PutDigits(p, secs % 60, 2);
   if (frac != 0) {  // Go trims trailing zeros and drops an all-zero fraction
     int width = 9;
     while (frac % 10 == 0) {
       frac /= 10;
       --width;
     }
-    out += '.';
-    AppendDigits(out, frac, width);
+    *p++ = '.';
+    p = PutDigits(p, frac, width);
   }
   if (ts.utc_offset_minutes == 0) {
-    out += 'Z';
+    *p++ = 'Z';
   } else {
     int off = ts.utc_offset_minutes;
-    out += off < 0 ? '-' : '+';
+    *p++ = off < 0 ? '-' : '+';
     if (off < 0) off = -off;
-    AppendDigits(out, off / 60, 2);
-    out += ':';
-    AppendDigits(out, off % 60, 2);
+    p = PutDigits(p, off / 60, 2);
+    *p++ = ':';
+    p = PutDigits(p, off % 60, 2);
   }
+  out.append(buf, static_cast<size_t>(p - buf));
+}
+
+}  // namespace codec
+
+std::string FormatRfc3339(const Timestamp& ts) {
+  std::string out;
+  codec::AppendRfc3339(out, ts);
   return out;
 }
 
