@@ -68,16 +68,17 @@ ConsumerLoop::FinishReport ConsumerLoop::Finish(transport::Clock::time_point dea
 }
 
 void ConsumerLoop::OnReleased(const InFlight& m, int left) {
-  // Wake the poller only when this release may let it resume fetching. The
-  // fence pairs with ApplyBackpressure's: either the poller sees this
-  // release when it re-reads the counts after pausing, or this sees the pause.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!any_paused_.load(std::memory_order_acquire)) return;
+  // Wake the poller only when this release may let it resume fetching.
+  // Sequentially consistent, as the counts' decrements before it and
+  // ApplyBackpressure's flag stores and re-reads: either the poller sees
+  // this release when it re-reads the counts after pausing, or this sees
+  // the pause. (Not fences: ThreadSanitizer does not support them.)
+  if (!any_paused_.load(std::memory_order_seq_cst)) return;
   const bool partition_room =
-      m.partition->paused.load(std::memory_order_acquire) && left <= config_.window / 2;
+      m.partition->paused.load(std::memory_order_seq_cst) && left <= config_.window / 2;
   const bool budget_room =
-      budget_paused_ &&
-      counters_.in_flight_bytes.load(std::memory_order_relaxed) <= config_.memory_budget / 2;
+      budget_paused_.load(std::memory_order_seq_cst) &&
+      counters_.in_flight_bytes.load(std::memory_order_seq_cst) <= config_.memory_budget / 2;
   if ((partition_room || budget_room) && !wake_requested_.exchange(true)) consumer_->Wakeup();
 }
 
@@ -240,7 +241,7 @@ bool ConsumerLoop::ApplyBackpressure() {
     const bool was = p->paused.load(std::memory_order_relaxed);
     bool pause = budget_paused_ || n >= config_.window || (was && n > config_.window / 2);
     if (pause != was) {
-      p->paused.store(pause, std::memory_order_release);
+      p->paused.store(pause, std::memory_order_seq_cst);
       if (pause) {
         consumer_->Pause(tp);
         counters_.pauses.fetch_add(1, std::memory_order_relaxed);
@@ -250,15 +251,14 @@ bool ConsumerLoop::ApplyBackpressure() {
     }
     any = any || pause;
   }
-  any_paused_.store(any, std::memory_order_release);
+  any_paused_.store(any, std::memory_order_seq_cst);
   if (!any) return false;
   // Releases between the counts read above and the flags just stored found
-  // nothing paused and woke nobody: without this re-read, a poll over
-  // paused partitions would sleep its whole timeout (100 ms by default)
-  // with the workers idle.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // nothing paused and woke nobody: without this re-read (seq_cst, see
+  // OnReleased), a poll over paused partitions would sleep its whole timeout
+  // (100 ms by default) with the workers idle.
   if (budget_paused_ &&
-      counters_.in_flight_bytes.load(std::memory_order_relaxed) <= config_.memory_budget / 2) {
+      counters_.in_flight_bytes.load(std::memory_order_seq_cst) <= config_.memory_budget / 2) {
     return true;
   }
   for (auto& [tp, p] : partitions_) {

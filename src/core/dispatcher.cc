@@ -175,7 +175,7 @@ void Dispatcher::SettleAll(std::vector<InFlight*>& settled) {
   }
   ctx_.counters->in_flight.fetch_sub(static_cast<int64_t>(settled.size()),
                                      std::memory_order_relaxed);
-  ctx_.counters->in_flight_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  ctx_.counters->in_flight_bytes.fetch_sub(bytes, std::memory_order_seq_cst);  // see OnReleased
   std::vector<uint64_t> seqs;
   for (size_t i = 0; i < settled.size();) {
     PartitionState* p = settled[i]->partition.get();
@@ -321,7 +321,7 @@ void Dispatcher::OnDeadLetterDone(uint32_t lane, const Status& status, const Ret
 void Dispatcher::Release(InFlight* m, bool settled) {
   const int left = m->partition->Finish(m->seq, settled);
   ctx_.counters->in_flight.fetch_sub(1, std::memory_order_relaxed);
-  ctx_.counters->in_flight_bytes.fetch_sub(m->bytes, std::memory_order_relaxed);
+  ctx_.counters->in_flight_bytes.fetch_sub(m->bytes, std::memory_order_seq_cst);  // see OnReleased
   if (!settled) abandoned_.fetch_add(1, std::memory_order_relaxed);
   if (ctx_.on_released) ctx_.on_released(*m, left);
   pool_.Recycle(m);

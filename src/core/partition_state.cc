@@ -24,7 +24,7 @@ int PartitionState::Finish(uint64_t seq, bool settled) {
         ++head_seq_;
       }
     }
-    left = in_flight_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+    left = in_flight_.fetch_sub(1, std::memory_order_seq_cst) - 1;
   }
   if (left == 0) idle_cv_.notify_all();
   return left;
@@ -44,7 +44,7 @@ int PartitionState::SettleMany(const uint64_t* seqs, size_t count) {
       slots_.pop_front();
       ++head_seq_;
     }
-    left = in_flight_.fetch_sub(static_cast<int>(count), std::memory_order_acq_rel) -
+    left = in_flight_.fetch_sub(static_cast<int>(count), std::memory_order_seq_cst) -
            static_cast<int>(count);
   }
   if (left == 0) idle_cv_.notify_all();

@@ -48,7 +48,9 @@ class PartitionState {
   // it before the first commit).
   int64_t uncommitted() const;
 
-  int in_flight() const { return in_flight_.load(std::memory_order_acquire); }
+  // Sequentially consistent, as the decrements: the consumer loop's
+  // backpressure re-read depends on it (ConsumerLoop::OnReleased).
+  int in_flight() const { return in_flight_.load(std::memory_order_seq_cst); }
   // Waits until nothing is in flight or `deadline`; true when idle.
   bool WaitIdle(std::chrono::steady_clock::time_point deadline);
 
