@@ -337,7 +337,7 @@ TEST_P(ConformanceTest, FailingMessageIsRetriedThenDeadLetteredWithHeaders) {
 TEST_P(ConformanceTest, OtherKeysKeepFlowingWhileOneKeyIsInRetryBackoff) {
   Config config = MakeConfig();
   config.subscriber.workers = 1;
-  config.subscriber.lanes = 65536;  // other keys on the stuck key's lane would wait too
+  config.subscriber.lanes = 1;  // one slot up front: every other key still gets a lane of its own
   const std::string topic = Topic("backoff");
   Signal signal;
   int stuck_attempts = 0, others = 0;

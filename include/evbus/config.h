@@ -157,9 +157,13 @@ struct PublisherConfig {
 };
 
 struct SubscriberConfig {
-  std::string group = "evbus";            // subscriber.group: consumer group / durable name
-  int workers = 0;                        // subscriber.workers: 0 = hardware threads, 1..1024
-  int lanes = 4096;                       // subscriber.lanes: serial FIFOs keys hash onto, 1..1M
+  std::string group = "evbus";  // subscriber.group: consumer group / durable name
+  int workers = 0;              // subscriber.workers: 0 = hardware threads, 1..1024
+  // subscriber.lanes: lane slots allocated up front, 1..1M. A lane is one
+  // ordering unit's serial FIFO (a key, or a partition), created on demand and
+  // freed when idle; this many distinct units fit in flight before the lane
+  // slab grows (it never limits parallelism or memory: in-flight messages do).
+  int lanes = 4096;
   Ordering ordering = Ordering::kPerKey;  // subscriber.ordering: per_key|per_partition|none
   int window = 1024;  // subscriber.window: in-flight messages per partition, 1..1M
   int64_t memory_budget =

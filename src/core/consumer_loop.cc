@@ -161,7 +161,7 @@ void ConsumerLoop::Run() {
 void ConsumerLoop::Route(std::vector<transport::RecordPtr>& records) {
   // Kept between polls (this thread only): a fresh vector per poll was a
   // large malloc/free pair on the hottest thread.
-  std::vector<std::pair<uint32_t, InFlight*>>& batch = route_batch_;
+  std::vector<std::pair<LaneScheduler::Unit, InFlight*>>& batch = route_batch_;
   batch.clear();
   const auto now = transport::Clock::now();
   // A poll returns runs of one partition: look each run up once.
@@ -193,7 +193,7 @@ void ConsumerLoop::Route(std::vector<transport::RecordPtr>& records) {
     counters_.in_flight_bytes.fetch_add(m->bytes, std::memory_order_relaxed);
     m->subscription = sit->second;
     m->record = std::move(ptr);
-    batch.emplace_back(dispatcher_.LaneFor(*m->subscription, *m->record), m);
+    batch.emplace_back(Dispatcher::UnitFor(*m->subscription, *m->record), m);
   }
   dispatcher_.Enqueue(batch);
 }

@@ -114,9 +114,9 @@ class ConsumerLoop final : public transport::RebalanceListener {
   // Polling thread only.
   Subscriptions subs_;
   std::map<transport::TopicPartition, std::shared_ptr<PartitionState>> partitions_;
-  std::vector<std::pair<uint32_t, InFlight*>> route_batch_;  // Route's, reused
-  std::vector<std::shared_ptr<Record>> spare_records_;       // on their way to Recycle
-  std::atomic<bool> budget_paused_{false};                   // read by workers in OnReleased
+  std::vector<std::pair<LaneScheduler::Unit, InFlight*>> route_batch_;  // Route's, reused
+  std::vector<std::shared_ptr<Record>> spare_records_;                  // on their way to Recycle
+  std::atomic<bool> budget_paused_{false};  // read by workers in OnReleased
   transport::Clock::time_point revoke_deadline_{};
   bool closing_ = false;
   uint64_t close_commits_ = 0;  // partitions committed by the final commit and revokes

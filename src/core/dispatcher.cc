@@ -46,26 +46,22 @@ void Dispatcher::Start() {
   }
 }
 
-uint32_t Dispatcher::LaneFor(const Subscription& sub, const Record& record) {
-  const uint32_t lanes = scheduler_.lane_count();
+LaneScheduler::Unit Dispatcher::UnitFor(const Subscription& sub, const Record& record) {
   switch (sub.ordering) {
     case Ordering::kPerKey: {
       std::string_view key = record.key;
       if (key.empty()) {
         if (auto h = FindHeader(record.headers, "X-Aggregate-ID")) key = *h;
       }
-      if (!key.empty()) return static_cast<uint32_t>(std::hash<std::string_view>{}(key) % lanes);
+      if (!key.empty()) return LaneScheduler::Unit::Key(sub.topic, key);
       [[fallthrough]];  // no key: keep the record's partition order
     }
-    case Ordering::kPerPartition: {
-      const size_t h = std::hash<std::string_view>{}(record.topic) ^
-                       (static_cast<size_t>(record.partition) * 0x9E3779B97F4A7C15ULL);
-      return static_cast<uint32_t>(h % lanes);
-    }
+    case Ordering::kPerPartition:
+      return LaneScheduler::Unit::Partition(sub.topic, record.partition);
     case Ordering::kNone:
-      return static_cast<uint32_t>(round_robin_.fetch_add(1, std::memory_order_relaxed) % lanes);
+      return LaneScheduler::Unit::Own();
   }
-  return 0;
+  return LaneScheduler::Unit::Own();
 }
 
 void Dispatcher::WorkerMain(int index) {

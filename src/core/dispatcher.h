@@ -39,7 +39,7 @@ struct DispatcherContext {
   uint64_t bus_id = 0;
   const void* bus_tag = nullptr;  // identifies the bus's own threads (Close from a handler)
   int workers = 1;
-  uint32_t lanes = 4096;
+  uint32_t lanes = 4096;  // lane slots allocated up front (LaneScheduler)
   Counters* counters = nullptr;
   const CancelToken* cancel = nullptr;
   transport::Producer* producer = nullptr;          // for dead letters
@@ -58,11 +58,14 @@ class Dispatcher {
   // Starts the workers ("evb-work-N") and the retry timer.
   void Start();
 
-  // The lane a message goes to under its subscription's ordering.
-  uint32_t LaneFor(const Subscription& sub, const Record& record);
+  // The ordering unit of a message under its subscription's ordering: its
+  // key (record key, else the X-Aggregate-ID header; without one, its
+  // partition) under kPerKey, its partition under kPerPartition, none (a
+  // lane of its own) under kNone. Views `sub` and `record`.
+  static LaneScheduler::Unit UnitFor(const Subscription& sub, const Record& record);
   // Where the consumer loop gets its InFlights (and their records) from.
   InFlightPool& pool() { return pool_; }
-  void Enqueue(const std::vector<std::pair<uint32_t, InFlight*>>& batch) {
+  void Enqueue(const std::vector<std::pair<LaneScheduler::Unit, InFlight*>>& batch) {
     scheduler_.Enqueue(batch);
   }
 
@@ -116,7 +119,6 @@ class Dispatcher {
   HandlerWatchdog watchdog_;  // before the timer, which scans it
   std::unique_ptr<RetryTimer> timer_;
   std::vector<Thread> workers_;
-  std::atomic<uint64_t> round_robin_{0};
   std::atomic<int64_t> handler_ns_{0};  // moving average cost of one message
   std::atomic<uint64_t> abandoned_{0};
   bool stopped_ = false;

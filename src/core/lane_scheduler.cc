@@ -1,6 +1,7 @@
 #include "core/lane_scheduler.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace evbus::core {
 namespace {
@@ -9,20 +10,95 @@ namespace {
 // the lock, few enough that other lanes get their turn.
 constexpr int kMaxRunPerTurn = 64;
 
+size_t Mix(size_t seed, size_t h) {  // boost::hash_combine's mixing
+  return seed ^ (h + 0x9E3779B97F4A7C15ULL + (seed << 6) + (seed >> 2));
+}
+
 }  // namespace
 
-LaneScheduler::LaneScheduler(uint32_t lanes) : lanes_(lanes) {}
+LaneScheduler::Unit LaneScheduler::Unit::Key(std::string_view topic, std::string_view key) {
+  Unit u;
+  u.kind = Kind::kKey;
+  u.topic = topic;
+  u.key = key;
+  u.hash = Mix(std::hash<std::string_view>{}(key), std::hash<std::string_view>{}(topic));
+  return u;
+}
+
+LaneScheduler::Unit LaneScheduler::Unit::Partition(std::string_view topic, int32_t partition) {
+  Unit u;
+  u.kind = Kind::kPartition;
+  u.topic = topic;
+  u.partition = partition;
+  u.hash = Mix(std::hash<std::string_view>{}(topic),
+               static_cast<size_t>(static_cast<uint32_t>(partition)) * 0x9E3779B97F4A7C15ULL);
+  return u;
+}
+
+LaneScheduler::LaneScheduler(uint32_t lanes) : lanes_(std::max<uint32_t>(1, lanes)) {
+  free_.reserve(lanes_.size());
+  // Popped from the back: slot 0 is handed out first.
+  for (size_t i = lanes_.size(); i > 0; --i) free_.push_back(static_cast<uint32_t>(i - 1));
+  index_.reserve(lanes_.size());
+}
+
+uint32_t LaneScheduler::LaneOfLocked(const Unit& unit) {
+  if (unit.kind != Unit::Kind::kOwn) {
+    auto it = index_.find(unit);
+    if (it != index_.end()) return it->second;
+  }
+  uint32_t index;
+  if (!free_.empty()) {
+    index = free_.back();
+    free_.pop_back();
+  } else {  // more units live at once than ever before: grow the slab
+    index = static_cast<uint32_t>(lanes_.size());
+    lanes_.emplace_back();
+  }
+  Lane& lane = lanes_[index];
+  lane.kind = unit.kind;
+  lane.partition = unit.partition;
+  lane.hash = unit.hash;
+  if (unit.kind != Unit::Kind::kOwn) {
+    lane.topic.assign(unit.topic);  // reuses the slot's capacity
+    lane.key.assign(unit.key);
+    Unit own = unit;  // the index's key views the lane's own copies
+    own.topic = lane.topic;
+    own.key = lane.key;
+    index_.emplace(own, index);
+  }
+  return index;
+}
+
+void LaneScheduler::FreeLocked(uint32_t index) {
+  Lane& lane = lanes_[index];
+  if (lane.kind != Unit::Kind::kOwn) {
+    Unit unit;
+    unit.kind = lane.kind;
+    unit.partition = lane.partition;
+    unit.topic = lane.topic;
+    unit.key = lane.key;
+    unit.hash = lane.hash;
+    index_.erase(unit);
+  }
+  lane.head = lane.tail = nullptr;
+  lane.state = State::kIdle;
+  lane.head_busy = false;
+  lane.kind = Unit::Kind::kOwn;
+  free_.push_back(index);
+}
 
 void LaneScheduler::ScheduleLocked(uint32_t lane) {
   lanes_[lane].state = State::kReady;
   ready_.push_back(lane);
 }
 
-void LaneScheduler::Enqueue(const std::vector<std::pair<uint32_t, InFlight*>>& batch) {
+void LaneScheduler::Enqueue(const std::vector<std::pair<Unit, InFlight*>>& batch) {
   size_t newly_ready = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [index, m] : batch) {
+    for (const auto& [unit, m] : batch) {
+      const uint32_t index = LaneOfLocked(unit);
       Lane& lane = lanes_[index];
       m->next = nullptr;
       if (lane.tail != nullptr) {
@@ -31,7 +107,7 @@ void LaneScheduler::Enqueue(const std::vector<std::pair<uint32_t, InFlight*>>& b
         lane.head = m;
       }
       lane.tail = m;
-      if (lane.state == State::kIdle) {
+      if (lane.state == State::kIdle) {  // new
         ScheduleLocked(index);
         ++newly_ready;
       }
@@ -82,8 +158,7 @@ bool LaneScheduler::ReturnWaiting(uint32_t index, InFlight* rest, InFlight* rest
     if (abandoning_) {
       for (InFlight* m = rest; m != nullptr; m = m->next) dropped.push_back(m);
       for (InFlight* m = lane.head; m != nullptr; m = m->next) dropped.push_back(m);
-      lane.head = lane.tail = nullptr;
-      lane.state = State::kIdle;
+      FreeLocked(index);
     } else {
       rest_tail->next = lane.head;  // the unprocessed run goes back in front, in order
       lane.head = rest;
@@ -112,13 +187,12 @@ void LaneScheduler::ReturnCompleted(const std::vector<uint32_t>& indices,
       --running_;
       if (abandoning_) {
         for (InFlight* m = lane.head; m != nullptr; m = m->next) dropped.push_back(m);
-        lane.head = lane.tail = nullptr;
-        lane.state = State::kIdle;
+        FreeLocked(index);
       } else if (lane.head != nullptr) {
         ScheduleLocked(index);
         ++newly_ready;
       } else {
-        lane.state = State::kIdle;
+        FreeLocked(index);
       }
     }
     notify_quiet = QuietLocked();
@@ -132,6 +206,7 @@ void LaneScheduler::ReturnCompleted(const std::vector<uint32_t>& indices,
 }
 
 void LaneScheduler::MakeReady(uint32_t index) {
+  bool notify_worker = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Lane& lane = lanes_[index];
@@ -139,11 +214,12 @@ void LaneScheduler::MakeReady(uint32_t index) {
     --waiting_;
     if (lane.head != nullptr) {
       ScheduleLocked(index);
+      notify_worker = true;
     } else {
-      lane.state = State::kIdle;
+      FreeLocked(index);
     }
   }
-  work_cv_.notify_one();
+  if (notify_worker) work_cv_.notify_one();
 }
 
 InFlight* LaneScheduler::DeadLetterSucceeded(uint32_t index) {
@@ -167,7 +243,7 @@ InFlight* LaneScheduler::DeadLetterSucceeded(uint32_t index) {
       lane.state = State::kWaiting;  // draining: parked until abandoned
       ++waiting_;
     } else {
-      lane.state = State::kIdle;
+      FreeLocked(index);
     }
     notify_quiet = QuietLocked();
   }
@@ -185,9 +261,11 @@ InFlight* LaneScheduler::DeadLetterFailed(uint32_t index) {
     lane.head_busy = false;
     --dead_letters_in_progress_;
     if (abandoning_) {
+      // AbandonAll kept only the head, and counted the lane as waiting.
       head = lane.head;
-      lane.head = lane.tail = nullptr;
-      lane.state = State::kIdle;
+      head->next = nullptr;
+      if (lane.state == State::kWaiting) --waiting_;
+      FreeLocked(index);
     }
     notify_quiet = QuietLocked();
   }
@@ -226,7 +304,9 @@ std::vector<InFlight*> LaneScheduler::AbandonAll() {
   draining_ = true;
   ready_.clear();
   int busy = 0;
-  for (Lane& lane : lanes_) {
+  for (uint32_t index = 0; index < lanes_.size(); ++index) {
+    Lane& lane = lanes_[index];
+    if (lane.state == State::kIdle) continue;     // free
     if (lane.state == State::kRunning) continue;  // its worker drops the rest on Return
     if (lane.head_busy) {
       // Keep the head: its dead-letter publish completes it.
@@ -237,8 +317,7 @@ std::vector<InFlight*> LaneScheduler::AbandonAll() {
       continue;
     }
     for (InFlight* m = lane.head; m != nullptr; m = m->next) dropped.push_back(m);
-    lane.head = lane.tail = nullptr;
-    lane.state = State::kIdle;
+    FreeLocked(index);
   }
   waiting_ = busy;
   // Workers finish the handler they are in (they see the cancel token), then return.
@@ -257,6 +336,16 @@ void LaneScheduler::Stop() {
 int LaneScheduler::waiting_lanes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return waiting_;
+}
+
+size_t LaneScheduler::live_lanes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lanes_.size() - free_.size();
+}
+
+size_t LaneScheduler::lane_slots() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lanes_.size();
 }
 
 }  // namespace evbus::core

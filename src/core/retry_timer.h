@@ -3,7 +3,8 @@
 //
 // One thread per bus ("evb-timer") waits for the earliest due time; workers
 // never sleep through a backoff. Each lane is scheduled at most once at a
-// time, so the heap is bounded by the number of lanes. Handler deadlines are
+// time and only while it waits (LaneScheduler), so the heap is bounded by the
+// waiting lanes, at most the messages in flight. Handler deadlines are
 // not queued: the timer keeps one scan time, the earliest armed deadline,
 // and the watchdog itself tells it the next one after each scan.
 //
