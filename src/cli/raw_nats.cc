@@ -133,6 +133,7 @@ int FetchBatch(const WorkloadOptions& o, Tally& tally, RawPart& p, int64_t wait_
   fr.Expires = (wait_ms == 0 ? no_wait_expiry.get() : std::chrono::milliseconds(wait_ms)).count() *
                1'000'000;
   if (fr.Batch <= 0) return 0;
+  fr.Batch = tn::SafeBatch(p.sub, fr.Batch);  // as the evbus consumer: cnats 3.4's overrun
   natsMsgList list{nullptr, 0};
   const auto asked = Clock::now();
   const natsStatus fetched = natsSubscription_FetchRequest(&list, p.sub, &fr);

@@ -50,16 +50,19 @@ inline int64_t WaitSliceMs(size_t partitions, bool active) {
 // How long a no_wait fetch waits for the server's answer. With the messages
 // there, the answer comes within a round trip; but nats-server 2.9 answers a
 // no_wait request that finds nothing (a backlog count gone stale) only at
-// its expiry, which cnats always sends, so a fixed 500 ms expiry showed as
+// its expiry, which cnats always sends, so the fixed 500 ms expiry showed as
 // 500 ms p99 spikes in open-loop runs. The expiry follows the answers
-// instead: 4x the moving average of answer times, 2 ms to 500 ms, doubled
-// after each fetch that got no answer in time (a slower link). Not
-// thread-safe (one per polling thread).
+// instead: 4x the moving average of answer times, doubled after each fetch
+// that got no answer in time, within 50-500 ms. Not lower: an answer that
+// comes after its fetch gave up lands in the subscription as left-overs, up
+// to a whole batch, which is what cnats 3.4 must not meet in numbers (see
+// SafeBatch); at 2 ms that happened often enough to corrupt the heap.
+// Not thread-safe (one per polling thread).
 class NoWaitExpiry {
  public:
   std::chrono::milliseconds get() const {
     return std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(4 * average_),
-                      std::chrono::milliseconds(2), std::chrono::milliseconds(500));
+                      std::chrono::milliseconds(50), std::chrono::milliseconds(500));
   }
   void Answered(std::chrono::nanoseconds took) { average_ += (took - average_) / 8; }
   void NotAnswered() { average_ = std::min<std::chrono::nanoseconds>(2 * average_, kCap); }
@@ -68,6 +71,20 @@ class NoWaitExpiry {
   static constexpr std::chrono::nanoseconds kCap = std::chrono::milliseconds(125);
   std::chrono::nanoseconds average_ = std::chrono::milliseconds(1);
 };
+
+// The batch a fetch on `sub` must ask for at least. cnats 3.4 overruns its
+// result array (heap corruption) when a fetch starts with messages left over
+// from an earlier request (ones that arrived after that fetch gave up, or
+// the server's status answers) and those exceed half the batch; so the batch
+// is kept above twice what already waits in the subscription. The server
+// still stops at MaxAckPending.
+inline int SafeBatch(natsSubscription* sub, int batch) {
+  int left_over = 0;
+  if (natsSubscription_GetPending(sub, &left_over, nullptr) == NATS_OK && left_over > 0) {
+    return std::max(batch, 2 * left_over + 1);
+  }
+  return batch;
+}
 
 // Carries Record::key (NATS has no message key).
 inline constexpr char kKeyHeader[] = "X-Evbus-Key";

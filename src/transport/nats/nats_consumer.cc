@@ -557,13 +557,8 @@ class NatsConsumer final : public Consumer {
       fr.Expires = wait_ms * 1'000'000;
     }
     // Messages can still come late in numbers: pull requests cnats held while
-    // it reconnected go out after, and the server answers each in full. The
-    // batch is kept above twice what waits in the subscription, so cnats's
-    // overrun (above) cannot happen; the server still stops at MaxAckPending.
-    int left_over = 0;
-    if (natsSubscription_GetPending(part.sub, &left_over, nullptr) == NATS_OK && left_over > 0) {
-      fr.Batch = std::max(fr.Batch, 2 * left_over + 1);
-    }
+    // it reconnected go out after, and the server answers each in full.
+    fr.Batch = SafeBatch(part.sub, fr.Batch);
     natsMsgList list{nullptr, 0};
     const auto asked = Clock::now();
     natsStatus s = natsSubscription_FetchRequest(&list, part.sub, &fr);
