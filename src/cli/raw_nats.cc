@@ -193,18 +193,12 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
     std::vector<RawPart> parts(client->subs.size());
     for (size_t i = 0; i < parts.size(); ++i) parts[i].sub = client->subs[i];
     size_t rr = 0;
-    Clock::time_point last_message{};
     tn::NoWaitExpiry no_wait_expiry;
     while (!stop.load(std::memory_order_acquire)) {
       int got = 0;
       for (RawPart& p : parts) got += FetchBatch(o, tally, p, 0, e, no_wait_expiry);
-      if (got > 0) last_message = Clock::now();
       if (got == 0) {  // wait as the evbus consumer does
-        const int64_t wait =
-            tn::WaitSliceMs(parts.size(), Clock::now() - last_message < tn::kIdleAfter);
-        if (FetchBatch(o, tally, parts[rr++ % parts.size()], wait, e, no_wait_expiry) > 0) {
-          last_message = Clock::now();
-        }
+        FetchBatch(o, tally, parts[rr++ % parts.size()], tn::kFetchSliceMs, e, no_wait_expiry);
       }
     }
   });

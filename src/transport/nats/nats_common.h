@@ -29,23 +29,16 @@
 
 namespace evbus::transport::nats {
 
-// How long a pull request waits for new messages when a member's partitions
-// show no backlog. A waiting fetch watches one partition (cnats has no pull
-// request that waits on several), so a message on another partition is seen
-// only when the round of waiting fetches comes to it. While messages flow
-// (one came within kIdleAfter), the round over `partitions` takes
-// kActiveRoundMs (at least 1 ms a slice): 4 partitions, 1 ms each, so a new
-// message waits 2 ms on average. After a quiet second each slice is
-// kIdleSliceMs, so an idle member asks the server 50 times a second rather
-// than 1,000; the first message after a quiet spell then waits up to one
-// idle round (80 ms with 4 partitions).
-inline constexpr int64_t kActiveRoundMs = 4;
-inline constexpr int64_t kIdleSliceMs = 20;
-inline constexpr std::chrono::seconds kIdleAfter{1};
-inline int64_t WaitSliceMs(size_t partitions, bool active) {
-  return active ? std::max<int64_t>(1, kActiveRoundMs / static_cast<int64_t>(partitions))
-                : kIdleSliceMs;
-}
+// How long a fetch that waits for new messages waits, at most. A waiting
+// fetch watches one partition (cnats has no pull request that waits on
+// several), so a message on another partition with no known backlog waits
+// for the round of these fetches to reach it. Not shorter: cnats 3.4 asks
+// the server to expire a request 10 ms before the fetch gives up only when
+// the fetch waits 20 ms or more; shorter, the server's timeout answer comes
+// after the fetch gave up and is left over in the subscription, every time,
+// and left-overs in numbers make cnats overrun its result array (see
+// SafeBatch). 1 ms slices did that within minutes of an open-loop run.
+inline constexpr int64_t kFetchSliceMs = 20;
 
 // How long a no_wait fetch waits for the server's answer. With the messages
 // there, the answer comes within a round trip; but nats-server 2.9 answers a

@@ -171,8 +171,8 @@ class NatsConsumer final : public Consumer {
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (!out.empty() || left <= 0) break;
       Part& p = *ready[start % ready.size()];
-      const int64_t slice = WaitSliceMs(ready.size(), Clock::now() - last_message_ < kIdleAfter);
-      if (Status s = Fetch(p, out, max, std::clamp<int64_t>(left, 1, slice)); !s.ok()) return s;
+      if (Status s = Fetch(p, out, max, std::clamp<int64_t>(left, 1, kFetchSliceMs)); !s.ok())
+        return s;
       if (!out.empty() || Clock::now() >= deadline) break;
     }
     return status;
@@ -594,7 +594,6 @@ class NatsConsumer final : public Consumer {
       }
       out.push_back(ToRecord(spare_.Take(), part.tp, msg, seq, ts));
     }
-    if (list.Count > 0) last_message_ = now;
     natsMsgList_Destroy(&list);
     return Status();
   }
@@ -605,9 +604,8 @@ class NatsConsumer final : public Consumer {
   std::vector<std::string> topics_;
   RebalanceListener* listener_ = nullptr;
   size_t rr_ = 0;
-  NoWaitExpiry no_wait_expiry_;       // polling thread
-  Clock::time_point last_message_{};  // of the last fetch that returned any (polling thread)
-  SpareRecords spare_;                // refilled by Fetch (polling thread)
+  NoWaitExpiry no_wait_expiry_;  // polling thread
+  SpareRecords spare_;           // refilled by Fetch (polling thread)
   Clock::time_point next_step_{};
   bool closed_ = false;
   // Shared by the polling thread and the keeper.
