@@ -113,7 +113,8 @@ Status Subscribe(const WorkloadOptions& o, RawClient& c) {
 
 struct RawPart {
   natsSubscription* sub = nullptr;
-  int64_t backlog = 0;  // the last message's pending count; 0 = none or unknown
+  int64_t backlog = 0;     // the last message's pending count; 0 = none or unknown
+  int64_t may_arrive = 0;  // see tn::GuardedFetch
 };
 
 // Fetches from `p`: at once up to its backlog (wait_ms 0), or waiting up to
@@ -121,8 +122,7 @@ struct RawPart {
 // Returns the number handled. The batch sizes and waits are the evbus
 // consumer's, which avoid a cnats 3.4 overrun and nats-server 2.9's late
 // answer to an empty no_wait request (see src/transport/nats/nats_consumer.cc).
-int FetchBatch(const WorkloadOptions& o, Tally& tally, RawPart& p, int64_t wait_ms, Envelope& e,
-               tn::NoWaitExpiry& no_wait_expiry) {
+int FetchBatch(const WorkloadOptions& o, Tally& tally, RawPart& p, int64_t wait_ms, Envelope& e) {
   jsFetchRequest fr;
   jsFetchRequest_Init(&fr);
   fr.Batch =
@@ -130,17 +130,11 @@ int FetchBatch(const WorkloadOptions& o, Tally& tally, RawPart& p, int64_t wait_
           ? static_cast<int>(std::min<int64_t>(p.backlog, o.config.subscriber.max_poll_records))
           : 1;
   fr.NoWait = wait_ms == 0;
-  fr.Expires = (wait_ms == 0 ? no_wait_expiry.get() : std::chrono::milliseconds(wait_ms)).count() *
-               1'000'000;
+  fr.Expires = (wait_ms == 0 ? tn::kNoWaitAnswerMs : wait_ms) * 1'000'000;
   if (fr.Batch <= 0) return 0;
-  fr.Batch = tn::SafeBatch(p.sub, fr.Batch);  // as the evbus consumer: cnats 3.4's overrun
   natsMsgList list{nullptr, 0};
-  const auto asked = Clock::now();
-  const natsStatus fetched = natsSubscription_FetchRequest(&list, p.sub, &fr);
-  if (fr.NoWait && fetched == NATS_OK && list.Count == fr.Batch) {
-    no_wait_expiry.Answered(Clock::now() - asked);  // a short answer waited for the expiry
-  }
-  if (fr.NoWait && fetched == NATS_TIMEOUT) no_wait_expiry.NotAnswered();
+  const natsStatus fetched = tn::GuardedFetch(&list, p.sub, &fr, p.may_arrive,
+                                              o.config.subscriber.window);  // its MaxAckPending
   if (fetched != NATS_OK) {
     natsMsgList_Destroy(&list);
     p.backlog = 0;
@@ -193,12 +187,11 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
     std::vector<RawPart> parts(client->subs.size());
     for (size_t i = 0; i < parts.size(); ++i) parts[i].sub = client->subs[i];
     size_t rr = 0;
-    tn::NoWaitExpiry no_wait_expiry;
     while (!stop.load(std::memory_order_acquire)) {
       int got = 0;
-      for (RawPart& p : parts) got += FetchBatch(o, tally, p, 0, e, no_wait_expiry);
+      for (RawPart& p : parts) got += FetchBatch(o, tally, p, 0, e);
       if (got == 0) {  // wait as the evbus consumer does
-        FetchBatch(o, tally, parts[rr++ % parts.size()], tn::kFetchSliceMs, e, no_wait_expiry);
+        FetchBatch(o, tally, parts[rr++ % parts.size()], tn::kFetchSliceMs, e);
       }
     }
   });

@@ -40,43 +40,38 @@ namespace evbus::transport::nats {
 // SafeBatch). 1 ms slices did that within minutes of an open-loop run.
 inline constexpr int64_t kFetchSliceMs = 20;
 
-// How long a no_wait fetch waits for the server's answer. With the messages
-// there, the answer comes within a round trip; but nats-server 2.9 answers a
-// no_wait request that finds nothing (a backlog count gone stale) only at
-// its expiry, which cnats always sends, so the fixed 500 ms expiry showed as
-// 500 ms p99 spikes in open-loop runs. The expiry follows the answers
-// instead: 4x the moving average of answer times, doubled after each fetch
-// that got no answer in time, within 50-500 ms. Not lower: an answer that
-// comes after its fetch gave up lands in the subscription as left-overs, up
-// to a whole batch, which is what cnats 3.4 must not meet in numbers (see
-// SafeBatch); at 2 ms that happened often enough to corrupt the heap.
-// Not thread-safe (one per polling thread).
-class NoWaitExpiry {
- public:
-  std::chrono::milliseconds get() const {
-    return std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(4 * average_),
-                      std::chrono::milliseconds(50), std::chrono::milliseconds(500));
-  }
-  void Answered(std::chrono::nanoseconds took) { average_ += (took - average_) / 8; }
-  void NotAnswered() { average_ = std::min<std::chrono::nanoseconds>(2 * average_, kCap); }
+// How long a no_wait fetch waits for the server's answer: it comes at once
+// unless the server is stalled, and an answer that comes after its fetch gave
+// up is left over in the subscription, up to a whole batch (see SafeBatch).
+// A shorter wait (down to 2 ms, following the answer times) turned stalls
+// under load into such left-overs, and open-loop runs into heap corruption.
+inline constexpr int64_t kNoWaitAnswerMs = 500;
 
- private:
-  static constexpr std::chrono::nanoseconds kCap = std::chrono::milliseconds(125);
-  std::chrono::nanoseconds average_ = std::chrono::milliseconds(1);
-};
-
-// The batch a fetch on `sub` must ask for at least. cnats 3.4 overruns its
-// result array (heap corruption) when a fetch starts with messages left over
-// from an earlier request (ones that arrived after that fetch gave up, or
-// the server's status answers) and those exceed half the batch; so the batch
-// is kept above twice what already waits in the subscription. The server
-// still stops at MaxAckPending.
-inline int SafeBatch(natsSubscription* sub, int batch) {
-  int left_over = 0;
-  if (natsSubscription_GetPending(sub, &left_over, nullptr) == NATS_OK && left_over > 0) {
-    return std::max(batch, 2 * left_over + 1);
-  }
-  return batch;
+// natsSubscription_FetchRequest, guarded against cnats 3.4's result-array
+// overrun (heap corruption): a fetch that takes more messages from the
+// subscription's queue before sending its request than half its batch then
+// waits for batch - taken more and counts to the wrong end. Those messages
+// came after an earlier fetch gave up: the ones already queued, and up to
+// `may_arrive` still on their way. So the batch is raised above twice both
+// (the server still stops at MaxAckPending). Then `may_arrive` is updated:
+// a fetch that ended before its deadline was ended by the server (a full
+// answer or its timeout status), which answers a subscription's requests in
+// order, so nothing more is on its way (0); one that gave up at its deadline
+// may still get what it asked for and did not get (at most `cap` in all).
+inline natsStatus GuardedFetch(natsMsgList* list, natsSubscription* sub, jsFetchRequest* fr,
+                               int64_t& may_arrive, int64_t cap) {
+  int queued = 0;
+  if (natsSubscription_GetPending(sub, &queued, nullptr) != NATS_OK) queued = 0;
+  const int64_t late = std::max(0, queued) + may_arrive;
+  if (late > 0) fr->Batch = static_cast<int>(std::max<int64_t>(fr->Batch, 2 * late + 1));
+  const int asked = fr->Batch;  // cnats lowers fr->Batch by what it takes from the queue
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(fr->Expires) -
+                        std::chrono::milliseconds(1);
+  const natsStatus s = natsSubscription_FetchRequest(list, sub, fr);
+  const int got = s == NATS_OK ? list->Count : 0;
+  const bool gave_up = got < asked && std::chrono::steady_clock::now() >= deadline;
+  may_arrive = gave_up ? std::min(may_arrive + (asked - got), cap) : 0;
+  return s;
 }
 
 // Carries Record::key (NATS has no message key).

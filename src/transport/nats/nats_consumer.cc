@@ -41,6 +41,11 @@ struct Part {
   // Messages the server has for us beyond those fetched (the last fetched
   // message's pending count): 0 after a fetch found none; unknown (-1) at first.
   int64_t backlog = -1;
+  // Messages that fetches which ended short may still bring (requested, not
+  // received), at most MaxAckPending; 0 once a fetch is answered in full:
+  // the server answers a member's requests in order, so an earlier
+  // request's messages come before a later one's answer.
+  int64_t may_arrive = 0;
   std::map<uint64_t, Held> held;  // by stream sequence
 };
 
@@ -532,16 +537,13 @@ class NatsConsumer final : public Consumer {
 
   // Fetches up to max - out.size() records; wait_ms 0 = only what is there.
   //
-  // cnats 3.4 overruns its result array when a fetch starts with messages
-  // left over from an earlier request (ones that arrived after that fetch
-  // gave up) and those exceed half the batch: heap corruption. And
   // nats-server 2.9 answers a no_wait request that carries an expiry (cnats
-  // always sends one) only at that expiry when nothing is there. So:
-  //  - a no_wait fetch asks for no more than the partition's known backlog
-  //    (the last message's pending count) and MaxAckPending
-  //    leaves room for: it is answered at once, in full, nothing comes late;
-  //  - a fetch that waits for new messages asks for one, so at most one can
-  //    arrive after it gave up.
+  // always sends one) only at that expiry when nothing is there. So a no_wait
+  // fetch asks for no more than the partition's known backlog (the last
+  // message's pending count) and MaxAckPending leaves room for: it is
+  // answered at once, in full. A fetch that waits for new messages asks for
+  // one. Either may be raised by GuardedFetch (cnats 3.4's overrun), which
+  // then costs a no_wait fetch its expiry.
   Status Fetch(Part& part, std::vector<RecordPtr>& out, size_t max, int64_t wait_ms) {
     const int64_t room =
         std::min<int64_t>(static_cast<int64_t>(max - std::min(max, out.size())), Room(part));
@@ -551,22 +553,16 @@ class NatsConsumer final : public Consumer {
     if (wait_ms == 0) {
       fr.Batch = static_cast<int>(std::min<int64_t>(room, part.backlog));
       fr.NoWait = true;
-      fr.Expires = std::chrono::nanoseconds(no_wait_expiry_.get()).count();
+      fr.Expires = kNoWaitAnswerMs * 1'000'000;
     } else {
       fr.Batch = 1;
       fr.Expires = wait_ms * 1'000'000;
     }
-    // Messages can still come late in numbers: pull requests cnats held while
-    // it reconnected go out after, and the server answers each in full.
-    fr.Batch = SafeBatch(part.sub, fr.Batch);
+    // Messages can still come late in numbers (after a stall, or pull
+    // requests cnats held while it reconnected): see GuardedFetch.
     natsMsgList list{nullptr, 0};
-    const auto asked = Clock::now();
-    natsStatus s = natsSubscription_FetchRequest(&list, part.sub, &fr);
-    if (fr.NoWait) {
-      // Only a full answer times the server: a short one waited for the expiry.
-      if (s == NATS_OK && list.Count == fr.Batch) no_wait_expiry_.Answered(Clock::now() - asked);
-      if (s == NATS_TIMEOUT) no_wait_expiry_.NotAnswered();
-    }
+    natsStatus s =
+        GuardedFetch(&list, part.sub, &fr, part.may_arrive, MaxAckPending(session_.config()));
     if (s != NATS_OK) {
       natsMsgList_Destroy(&list);
       if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION) {
@@ -604,8 +600,7 @@ class NatsConsumer final : public Consumer {
   std::vector<std::string> topics_;
   RebalanceListener* listener_ = nullptr;
   size_t rr_ = 0;
-  NoWaitExpiry no_wait_expiry_;  // polling thread
-  SpareRecords spare_;           // refilled by Fetch (polling thread)
+  SpareRecords spare_;  // refilled by Fetch (polling thread)
   Clock::time_point next_step_{};
   bool closed_ = false;
   // Shared by the polling thread and the keeper.
