@@ -124,8 +124,8 @@ struct NatsConfig {
   NatsLayout layout = NatsLayout::kPartitioned;
   std::string stream;  // nats.stream: empty = one stream per partition (EVBUS_<TOPIC>_P<p>)
   std::vector<std::string> subjects;  // nats.subjects: the jxt stream's subjects, e.g. shop.>
-  std::string storage = "file";  // nats.storage: file|memory
-  int replicas = 1;              // nats.replicas, 1..5
+  std::string storage = "file";       // nats.storage: file|memory
+  int replicas = 1;                   // nats.replicas, 1..5
   Duration max_age = std::chrono::hours(24);            // nats.max_age, 0 (unlimited)..
   int64_t max_bytes = -1;                               // nats.max_bytes: -1 = unlimited
   int64_t max_msgs = -1;                                // nats.max_msgs: -1 = unlimited
