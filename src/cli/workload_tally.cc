@@ -58,12 +58,22 @@ Record MakeWorkloadRecord(const WorkloadOptions& o, int64_t i, Envelope* envelop
   return r;
 }
 
+namespace {
+
+// `e` encoded into `r`, with the headers evbus sends with it.
+Status EncodeAsEvbusSends(const Envelope& e, Record& r) {
+  if (Status s = EncodeEnvelope(e, r.payload); !s.ok()) return s;
+  codec::AppendEnvelopeHeaders(e, r.headers);
+  return Status();
+}
+
+}  // namespace
+
 Result<Record> MakeEncodedRecord(const WorkloadOptions& o, int64_t i) {
   Envelope e;
   Record r = MakeWorkloadRecord(o, i, o.envelopes ? &e : nullptr);
   if (o.envelopes) {
-    if (Status s = EncodeEnvelope(e, r.payload); !s.ok()) return s;
-    codec::AppendEnvelopeHeaders(e, r.headers);  // what evbus sends with it
+    if (Status s = EncodeAsEvbusSends(e, r); !s.ok()) return s;
   }
   return r;
 }
@@ -113,8 +123,7 @@ Status PublishRawWorkload(const WorkloadOptions& o, Tally& tally, WorkloadResult
                           const std::function<void(int64_t i, Record& r)>& send) {
   Status warm = PublishWarmups(o, tally, [&](Record& r, Envelope* e) {
     if (e != nullptr) {
-      if (Status s = EncodeEnvelope(*e, r.payload); !s.ok()) return s;
-      codec::AppendEnvelopeHeaders(*e, r.headers);
+      if (Status s = EncodeAsEvbusSends(*e, r); !s.ok()) return s;
     }
     send(-1, r);
     return Status();

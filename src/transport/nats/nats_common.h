@@ -37,14 +37,14 @@ namespace evbus::transport::nats {
 // the fetch waits 20 ms or more; shorter, the server's timeout answer comes
 // after the fetch gave up and is left over in the subscription, every time,
 // and left-overs in numbers make cnats overrun its result array (see
-// SafeBatch). 1 ms slices did that within minutes of an open-loop run.
+// GuardedFetch). 1 ms slices did that within minutes of an open-loop run.
 inline constexpr int64_t kFetchSliceMs = 20;
 
 // How long a no_wait fetch waits for the server's answer: it comes at once
 // unless the server is stalled, and an answer that comes after its fetch gave
-// up is left over in the subscription, up to a whole batch (see SafeBatch).
-// A shorter wait (down to 2 ms, following the answer times) turned stalls
-// under load into such left-overs, and open-loop runs into heap corruption.
+// up is left over in the subscription, up to a whole batch (see
+// GuardedFetch). A shorter wait turns a stalled server's answers into such
+// left-overs.
 inline constexpr int64_t kNoWaitAnswerMs = 500;
 
 // natsSubscription_FetchRequest, guarded against cnats 3.4's result-array

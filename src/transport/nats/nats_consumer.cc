@@ -41,10 +41,8 @@ struct Part {
   // Messages the server has for us beyond those fetched (the last fetched
   // message's pending count): 0 after a fetch found none; unknown (-1) at first.
   int64_t backlog = -1;
-  // Messages that fetches which ended short may still bring (requested, not
-  // received), at most MaxAckPending; 0 once a fetch is answered in full:
-  // the server answers a member's requests in order, so an earlier
-  // request's messages come before a later one's answer.
+  // Messages that fetches which gave up at their deadline may still bring
+  // (asked for, not received), at most MaxAckPending (see GuardedFetch).
   int64_t may_arrive = 0;
   std::map<uint64_t, Held> held;  // by stream sequence
 };
