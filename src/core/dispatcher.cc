@@ -8,6 +8,7 @@
 #include <random>
 
 #include "config/config_fields.h"
+#include "core/backoff.h"
 #include "core/partition_state.h"
 
 namespace evbus::core {
@@ -127,7 +128,7 @@ size_t Dispatcher::RunLane(const LaneScheduler::Taken& taken, TurnResult& turn) 
     const bool dead_letter = outcome == Outcome::kDeadLetter;
     const auto retry_at =
         outcome == Outcome::kRetry
-            ? std::chrono::steady_clock::now() + Backoff(m->subscription->retry, m->attempts)
+            ? std::chrono::steady_clock::now() + RetryBackoff(m->subscription->retry, m->attempts)
         : outcome == Outcome::kThrottle ? std::chrono::steady_clock::now() + tls_throttle_wait
                                         : std::chrono::steady_clock::time_point{};
     const bool kept = scheduler_.ReturnWaiting(taken.lane, m, taken.tail, dead_letter, dropped);
@@ -248,18 +249,6 @@ Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
   return Outcome::kRetry;
 }
 
-std::chrono::nanoseconds Dispatcher::Backoff(const RetryPolicy& policy, int attempt) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  const double base = static_cast<double>(policy.initial_backoff.count()) *
-                      std::pow(policy.multiplier, std::max(0, attempt - 1));
-  double d = std::min(base, static_cast<double>(policy.max_backoff.count()));
-  if (policy.jitter > 0) {
-    std::uniform_real_distribution<double> u(-policy.jitter, policy.jitter);
-    d *= 1.0 + u(rng);
-  }
-  return std::chrono::nanoseconds(static_cast<int64_t>(std::max(0.0, d)));
-}
-
 void Dispatcher::PublishDeadLetter(uint32_t lane, InFlight& m) {
   Record dlq;
   dlq.topic = m.subscription->dead_letter_topic;
@@ -303,7 +292,7 @@ void Dispatcher::OnDeadLetterDone(uint32_t lane, const Status& status, const Ret
     Release(head, /*settled=*/false);
     return;
   }
-  const auto backoff = Backoff(policy, attempt);
+  const auto backoff = RetryBackoff(policy, attempt);
   ctx_.report_error(Status(
       ErrorCode::kUnavailable,
       "dead-letter publish failed (attempt " + std::to_string(attempt) + "); lane " +

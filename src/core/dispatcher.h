@@ -109,7 +109,6 @@ class Dispatcher {
   void PublishDeadLetter(uint32_t lane, InFlight& m);
   void OnDeadLetterDone(uint32_t lane, const Status& status, const RetryPolicy& policy,
                         int attempt);
-  std::chrono::nanoseconds Backoff(const RetryPolicy& policy, int attempt);
   void Release(InFlight* m, bool settled);
   void ReleaseAll(std::vector<InFlight*>& dropped);
 
