@@ -30,6 +30,8 @@ struct BenchOptions {
   double seconds = 10;                    // latency: length of each open-loop run
   std::string json_file;
   std::string plot_dir;
+  std::string db;    // outbox: the database URL (sqlite:PATH, postgresql://...)
+  int batch = 1000;  // outbox: the relay's rows per round (OutboxRelayOptions::batch_size)
 };
 
 struct BenchRow {
@@ -54,6 +56,8 @@ class BenchReport {
   // progress line on a terminal; prints and keeps the row. False on error
   // (printed).
   bool Run(const std::string& name, const WorkloadOptions& o, bool baseline);
+  // Prints and keeps a row a scenario measured itself (outbox).
+  void Add(BenchRow row);
   // Room for `n` rows, so that the row vector's growth does not show in
   // heap_after_kb (lifecycle: one row per repetition).
   void Reserve(size_t n) { rows_.reserve(n); }
@@ -73,7 +77,10 @@ class BenchReport {
   std::string ToMarkdown() const;
 
  private:
+  void PrintHeaderOnce();  // the table's header, before the first row or run
+
   std::string scenario_, transport_;
+  bool header_printed_ = false;
   std::vector<BenchRow> rows_;
   std::vector<std::string> notes_;
   size_t kept_bytes_ = 0;  // heap held by rows_' contents
@@ -86,6 +93,7 @@ bool RunSeed(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
 bool RunLifecycle(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
 bool RunLatency(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
 bool RunRawOnly(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
+bool RunOutbox(const BenchOptions& b, WorkloadOptions base, BenchReport& report);
 
 // Writes latency.svg, throughput.svg, threads.svg (and, for open-loop runs,
 // load.svg: latency against offered load) and report.md into `dir`

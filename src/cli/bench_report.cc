@@ -93,7 +93,7 @@ std::string RowJson(const BenchRow& row) {
 }  // namespace
 
 bool BenchReport::Run(const std::string& name, const WorkloadOptions& options, bool baseline) {
-  if (rows_.empty()) PrintHeader();
+  PrintHeaderOnce();
   WorkloadOptions o = options;
   o.census_phases = true;  // threads at each phase, for the JSON and the threads chart
   Progress progress(name, o.events);
@@ -106,6 +106,17 @@ bool BenchReport::Run(const std::string& name, const WorkloadOptions& options, b
     return false;
   }
   row.result = std::move(r).value();
+  Add(std::move(row));
+  return true;
+}
+
+void BenchReport::PrintHeaderOnce() {
+  if (!header_printed_) PrintHeader();
+  header_printed_ = true;
+}
+
+void BenchReport::Add(BenchRow row) {
+  PrintHeaderOnce();
   PrintRow(row);
   // The report keeps an exact-size copy of the row (spare vector capacity
   // would grow with every run) and counts the heap it holds, so heap_after_kb
@@ -119,7 +130,6 @@ bool BenchReport::Run(const std::string& name, const WorkloadOptions& options, b
   const size_t heap = HeapInUseBytes();
   kept.heap_after_kb = static_cast<long>((heap - std::min(heap, kept_bytes_)) / 1024);
   rows_.push_back(std::move(kept));
-  return true;
 }
 
 void BenchReport::Note(const std::string& line) {

@@ -11,6 +11,8 @@
 //   latency    open loop: latency at fixed rates, a share of the maximum
 //              (bench_latency.cc)
 //   raw        the sustained workload through the transport's client alone
+//   outbox     publishing straight to the broker beside the transactional
+//              outbox: rows committed, relayed and handled (bench_outbox.cc)
 
 #include <atomic>
 #include <cstdio>
@@ -189,6 +191,7 @@ int64_t DefaultEvents(const std::string& scenario) {
   if (scenario == "keyed") return 20'000;
   if (scenario == "lifecycle") return 10'000;
   if (scenario == "latency") return 200'000;  // the closed-loop probe
+  if (scenario == "outbox") return 50'000;    // a database round trip per 100 rows
   return 1'000'000;
 }
 
@@ -209,6 +212,7 @@ int Run(BenchOptions b) {
   if (b.scenario == "lifecycle") ok = RunLifecycle(b, o, report);
   if (b.scenario == "raw") ok = RunRawOnly(b, o, report);
   if (b.scenario == "latency") ok = RunLatency(b, o, report);
+  if (b.scenario == "outbox") ok = RunOutbox(b, o, report);
   if (!b.json_file.empty()) {
     std::ofstream out(b.json_file);
     out << report.ToJson();
@@ -247,6 +251,11 @@ void RegisterBench(CLI::App& app, Action& run) {
       "  latency    open loop: the closed-loop maximum (--events, default 200000), then "
       "--seconds at each of --loads percent of it (or at --rates), evbus beside the client "
       "alone; latency from each event's intended send time, to p99.99\n"
+      "  outbox     --events N (default 50000) published straight through a bus; then committed "
+      "to --db with Outbox::Add (100 rows per transaction) and drained by a relay (--batch): "
+      "rows/s from relay start to the last broker acknowledgement, and outbox / direct; then "
+      "a writer commits at half that rate while the relay runs: commit -> handler latency "
+      "(--aggregates default 1000, --payload-bytes default 100)\n"
       "Exit code 1 if a run failed, lost, duplicated or reordered a message.");
   cmd->footer(
       "Examples:\n"
@@ -256,13 +265,17 @@ void RegisterBench(CLI::App& app, Action& run) {
       "  evbus bench lifecycle --reps 10 --brokers 127.0.0.1:9092\n"
       "  evbus bench raw --events 1000000 --url nats://127.0.0.1:4222\n"
       "  evbus bench latency --loads 25,50,75 --seconds 10 --plot latency-plots\n"
-      "  evbus bench latency --rates 1000,5000 --brokers 127.0.0.1:9092");
-  cmd->add_option("scenario", b->scenario, "seed | sustained | keyed | lifecycle | raw | latency")
+      "  evbus bench latency --rates 1000,5000 --brokers 127.0.0.1:9092\n"
+      "  evbus bench outbox --db sqlite:/tmp/bench.db --brokers 127.0.0.1:9092\n"
+      "  evbus bench outbox --db postgresql://app@127.0.0.1:5432/bench --events 100000");
+  cmd->add_option("scenario", b->scenario,
+                  "seed | sustained | keyed | lifecycle | raw | latency | outbox")
       ->capture_default_str()
-      ->check(CLI::IsMember({"seed", "sustained", "keyed", "lifecycle", "raw", "latency"}));
+      ->check(
+          CLI::IsMember({"seed", "sustained", "keyed", "lifecycle", "raw", "latency", "outbox"}));
   cmd->add_option("--events", b->events,
                   "Events per run (default: sustained/raw 1000000, keyed 20000, lifecycle "
-                  "10000; seed uses --sizes)")
+                  "10000, outbox 50000; seed uses --sizes)")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
   cmd->add_option("--aggregates", b->aggregates, "Distinct aggregate ids (keys)")
       ->capture_default_str()
@@ -304,10 +317,30 @@ void RegisterBench(CLI::App& app, Action& run) {
   cmd->add_option("--seconds", b->seconds, "Length of each open-loop run (latency)")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_option("--db", b->db,
+                  "Database of the outbox scenario: sqlite:PATH (created and removed if missing) "
+                  "or postgresql://...; it must hold no pending rows but the bench's");
+  cmd->add_option("--batch", b->batch, "Rows the relay publishes per round (outbox)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000));
   cmd->add_option("--json", b->json_file, "Also write the results as JSON to FILE");
   cmd->add_option("--plot", b->plot_dir, "Write SVG charts and report.md into DIR");
   b->connection.Add(cmd);
-  cmd->callback([&run, b] { run = [b] { return Run(*b); }; });
+  cmd->callback([&run, b, cmd] {
+    const bool outbox = b->scenario == "outbox";
+    if (outbox && b->db.empty()) {
+      throw CLI::ValidationError("--db",
+                                 "bench outbox needs a database: sqlite:PATH or postgresql://...");
+    }
+    if (!outbox && (cmd->count("--db") > 0 || cmd->count("--batch") > 0)) {
+      throw CLI::ValidationError("--db/--batch", "only apply to bench outbox");
+    }
+    // The outbox's own defaults: rows as a service writes them, small and
+    // spread over fewer aggregates than the broker scenarios use.
+    if (outbox && cmd->count("--aggregates") == 0) b->aggregates = 1'000;
+    if (outbox && cmd->count("--payload-bytes") == 0) b->payload_bytes = 100;
+    run = [b] { return Run(*b); };
+  });
 }
 
 }  // namespace evbus::cli

@@ -28,6 +28,7 @@ int RunCommandLine(std::vector<std::string> args) {
   evbus::cli::RegisterLag(app, run);
   evbus::cli::RegisterCensus(app, run);
   evbus::cli::RegisterScript(app, run);
+  evbus::cli::RegisterOutbox(app, run);
 
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last first
   try {
