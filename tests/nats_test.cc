@@ -14,6 +14,7 @@
 #include "conformance.h"
 #include "crash_consumer.h"
 #include "free_port.h"
+#include "nats_support.h"
 #include "transport/nats/nats_leases.h"
 #include "transport/nats/nats_session.h"
 #include "transport/nats/nats_transport.h"
@@ -22,31 +23,7 @@
 namespace evbus::test {
 namespace {
 
-std::string NatsUrl() {
-  const char* url = std::getenv("EVBUS_NATS_URL");
-  return url != nullptr && *url != '\0' ? url : "nats://127.0.0.1:14222";
-}
-
-Config BaseConfig() {
-  Config c;
-  c.transport = TransportKind::kNats;
-  c.nats.urls = {NatsUrl()};
-  c.nats.storage = "memory";
-  c.nats.ack_wait = 2s;
-  UseFastTestSettings(c);
-  return c;
-}
-
-// Test names repeat across runs and the server outlives them: streams (and
-// their durable consumers) left by an earlier run of `unique` are deleted.
-Config NatsConfig(const std::string& unique) {
-  Config c = BaseConfig();
-  if (!unique.empty()) {
-    Status s = transport::nats::DeleteTopics(c, unique);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
-  return c;
-}
+Config NatsConfig(const std::string& unique) { return NatsTestConfig(unique); }
 
 int64_t NatsCommitted(const Config& config, const std::string& topic, int32_t partition) {
   Result<int64_t> c =
@@ -54,15 +31,7 @@ int64_t NatsCommitted(const Config& config, const std::string& topic, int32_t pa
   return c.ok() ? *c : -1;
 }
 
-// In CI the server must be there: an empty reason makes a missing server fail.
-std::string NatsUnavailable() {
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && std::string(ci) == "true") return "";
-  Config c = BaseConfig();
-  c.nats.connect_timeout = 500ms;
-  std::string why = transport::nats::ProbeServer(c.nats);
-  return why.empty() ? "" : why + " (scripts/nats up)";
-}
+std::string NatsUnavailable() { return NatsTestUnavailable(); }
 
 const bool kNatsRegistered = RegisterConformanceTransport(
     TransportUnderTest{"nats", 4, NatsConfig, NatsCommitted, NatsUnavailable});
