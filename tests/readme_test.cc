@@ -1,5 +1,5 @@
-// The README's usage example is examples/quickstart.cc, verbatim (the file
-// itself is compiled and run as the ctest "example.quickstart").
+// The README's usage examples are examples/*.cc, verbatim (the files
+// themselves are compiled and run as the ctests "example.*").
 
 #include <gtest/gtest.h>
 
@@ -21,6 +21,16 @@ TEST(Readme, ShowsTheCompiledQuickstartVerbatim) {
   ASSERT_FALSE(example.empty());
   EXPECT_NE(readme.find("```cpp\n" + example + "```"), std::string::npos)
       << "README.md's example differs from examples/quickstart.cc";
+}
+
+TEST(Readme, ShowsTheCompiledOutboxExamplesVerbatim) {
+  const std::string readme = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/README.md");
+  for (const char* name : {"outbox_sqlite.cc", "outbox_postgres.cc"}) {
+    const std::string example = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/examples/" + name);
+    ASSERT_FALSE(example.empty()) << name;
+    EXPECT_NE(readme.find("```cpp\n" + example + "```"), std::string::npos)
+        << "README.md's example differs from examples/" << name;
+  }
 }
 
 TEST(Readme, KeepsExactlyTheTwoSetUpCommands) {
