@@ -246,18 +246,23 @@ INSTANTIATE_TEST_SUITE_P(Servers, OutboxCrashTest,
                                   (std::get<1>(p.param) == "kafka" ? "Kafka" : "Nats");
                          });
 
-// A NATS server of the test's own (scripts/nats on free ports, file storage,
-// so what JetStream stored survives its restart).
-class OwnNatsServer {
+// A server of the test's own (scripts/kafka or scripts/nats on free ports;
+// NATS with file storage), so that taking it down disturbs no other test.
+class OwnServer {
  public:
-  OwnNatsServer() : port_(FreePort()), monitor_port_(FreePort()) {}
-  ~OwnNatsServer() { (void)Run("down"); }
-  // Runs `scripts/nats verb`; false (with the output in `out`) if it failed.
+  explicit OwnServer(std::string transport)
+      : transport_(std::move(transport)), port_(FreePort()), second_port_(FreePort()) {}
+  ~OwnServer() { (void)Run("down"); }
+  // Runs `scripts/<transport> verb`; false (with the output in `out`) if it failed.
   bool Run(const std::string& verb, std::string* out = nullptr) {
-    const std::string command = "EVBUS_NATS_PORT=" + std::to_string(port_) +
-                                " EVBUS_NATS_MONITOR_PORT=" + std::to_string(monitor_port_) +
-                                " EVBUS_NATS_DIR=/tmp/evbus-outbox-nats-" + std::to_string(port_) +
-                                " " EVBUS_SOURCE_DIR "/scripts/nats " + verb + " 2>&1";
+    const std::string port = std::to_string(port_), second = std::to_string(second_port_);
+    const std::string env =
+        transport_ == "kafka"
+            ? "EVBUS_KAFKA_PORT=" + port + " EVBUS_KAFKA_CONTROLLER_PORT=" + second
+            : "EVBUS_NATS_PORT=" + port + " EVBUS_NATS_MONITOR_PORT=" + second +
+                  " EVBUS_NATS_DIR=/tmp/evbus-outbox-nats-" + port;
+    const std::string command =
+        env + " " EVBUS_SOURCE_DIR "/scripts/" + transport_ + " " + verb + " 2>&1";
     FILE* pipe = popen(command.c_str(), "r");
     if (pipe == nullptr) return false;
     std::string text;
@@ -266,21 +271,33 @@ class OwnNatsServer {
     if (out != nullptr) *out = text;
     return pclose(pipe) == 0;
   }
-  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  // A configuration on this server.
+  Config ConfigOn() const {
+    Config c;
+    if (transport_ == "kafka") {
+      c = KafkaConfig("");
+      c.kafka.brokers = {"127.0.0.1:" + std::to_string(port_)};
+      c.kafka.properties["reconnect.backoff.max.ms"] = "500";  // back within a second
+    } else {
+      c = NatsTestBaseConfig();
+      c.nats.urls = {"nats://127.0.0.1:" + std::to_string(port_)};
+      c.nats.storage = "file";
+    }
+    return c;
+  }
 
  private:
-  int port_, monitor_port_;
+  std::string transport_;
+  int port_, second_port_;
 };
 
 class OutboxOutageTest : public OutboxCrashTest {};
 
-TEST_P(OutboxOutageTest, WhileTheNatsServerIsDownNothingIsLostOrChargedAndAllGoesWhenItIsBack) {
-  OwnNatsServer server;
+TEST_P(OutboxOutageTest, WhileTheServerIsDownNothingIsLostOrChargedAndAllGoesWhenItIsBack) {
+  OwnServer server(std::get<1>(GetParam()));
   std::string out;
   ASSERT_TRUE(server.Run("up", &out)) << out;
-  config_ = NatsTestBaseConfig();
-  config_.nats.urls = {server.url()};
-  config_.nats.storage = "file";
+  config_ = server.ConfigOn();
   config_.subscriber.group = unique_ + "-group";
   config_.close_timeout = 20s;
   CommitEvents();
@@ -316,17 +333,20 @@ TEST_P(OutboxOutageTest, WhileTheNatsServerIsDownNothingIsLostOrChargedAndAllGoe
   EXPECT_EQ(deliveries.total(), kEvents + repeats);
   EXPECT_EQ((*relay)->stats().went_dead, 0u);
   std::printf(
-      "outbox outage %s: NATS down 3 s; %d events, %zu repeats, failed attempts %llu, "
+      "outbox outage %s/%s: server down 3 s; %d events, %zu repeats, failed attempts %llu, "
       "last error: %s\n",
-      std::get<0>(GetParam()).c_str(), kEvents, repeats,
+      std::get<0>(GetParam()).c_str(), std::get<1>(GetParam()).c_str(), kEvents, repeats,
       static_cast<unsigned long long>((*relay)->stats().failed_attempts),
       (*relay)->stats().last_error.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, OutboxOutageTest,
                          ::testing::Combine(::testing::Values("sqlite", "postgres"),
-                                            ::testing::Values("nats")),
-                         [](const auto& p) { return std::get<0>(p.param) + "Nats"; });
+                                            ::testing::Values("kafka", "nats")),
+                         [](const auto& p) {
+                           return std::get<0>(p.param) +
+                                  (std::get<1>(p.param) == "kafka" ? "Kafka" : "Nats");
+                         });
 
 }  // namespace
 }  // namespace evbus::test
