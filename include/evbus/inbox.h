@@ -73,8 +73,8 @@ class EVBUS_EXPORT Inbox {
   Inbox& operator=(const Inbox&) = delete;
 
   // A handler for EventBus::SubscribeEnvelope. Its result is the handler's,
-  // or Unavailable when the database failed (then the bus retries it).
-  // REQUIRES: the Inbox outlives every bus using the handler (close the bus first).
+  // or Unavailable when the database failed (then the bus retries it). The
+  // handler shares the inbox's connections, so it may outlive the Inbox.
   EnvelopeHandler Wrap(InboxHandler handler);
 
   InboxStats stats() const;

@@ -111,13 +111,17 @@ class OutboxRelay::Impl {
       }
       outage = round.outage ? outage + 1 : 0;
       if (outage > 0 && WaitOrStop(core::RetryBackoff(options_.retry, outage))) break;
+      // Every claimed chain's head was held elsewhere (another relay's
+      // round): wait as when idle rather than claim the same rows at once.
+      if (outage == 0 && round.published == 0 && WaitOrStop(options_.poll_interval)) break;
     }
     if (store_) store_->Abandon();
   }
 
   struct RoundResult {
-    bool outage = false;  // every publish failed, retriably: the broker, not the rows
-    bool closed = false;  // the bus refused with kClosed
+    bool outage = false;   // every publish failed, retriably: the broker, not the rows
+    bool closed = false;   // the bus refused with kClosed
+    size_t published = 0;  // rows published this round
   };
 
   static constexpr size_t kNone = static_cast<size_t>(-1);
@@ -227,6 +231,7 @@ class OutboxRelay::Impl {
     const Status* first_error = nullptr;
     for (size_t i = 0; i < rows.size(); ++i) {
       if (!published_[i]) continue;
+      ++round.published;
       if (rows[i].id == rows[i].head_id) ++chains;
       if (!answered_[i]) {
         unanswered = true;
