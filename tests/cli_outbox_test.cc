@@ -267,7 +267,7 @@ TEST(CliOutbox, RetryPutsDeadRowsBackToPending) {
   TempDb db;
   db.AddRows("orders", 3);
   // As a relay leaves a row that failed too often.
-  db.Exec("UPDATE evbus_outbox SET state = " + std::to_string(outbox::kDead) +
+  db.Exec("UPDATE evbus_outbox SET state = " + std::to_string(outbox::kStateDead) +
           ", attempts = 10, last_error = 'Unavailable: broker down' WHERE id IN (2, 3)");
   StatusJson before = ReadStatus(db);
   EXPECT_EQ(before.pending, 1);

@@ -85,7 +85,8 @@ class PostgresStore final : public Store {
       if (o.kind != RowOutcome::kRetry && o.kind != RowOutcome::kDead) continue;
       s = PgExec(
               conn_, kMarkFailed,
-              {PgParam::Int(o.id), PgParam::Int(o.kind == RowOutcome::kDead ? kDead : kPending),
+              {PgParam::Int(o.id),
+               PgParam::Int(o.kind == RowOutcome::kDead ? kStateDead : kStatePending),
                PgParam::Int(o.attempts), PgParam::Int(o.next_attempt_us), PgParam::Text(o.error)})
               .status();
     }

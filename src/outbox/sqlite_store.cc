@@ -83,7 +83,7 @@ class SqliteStore final : public Store {
       } else if (o.kind == RowOutcome::kRetry || o.kind == RowOutcome::kDead) {
         st = &failed_;
         st->Bind(1, o.id);
-        st->Bind(2, o.kind == RowOutcome::kDead ? kDead : kPending);
+        st->Bind(2, o.kind == RowOutcome::kDead ? kStateDead : kStatePending);
         st->Bind(3, o.attempts);
         st->Bind(4, o.next_attempt_us);
         st->BindText(5, o.error);

@@ -25,9 +25,9 @@
 namespace evbus::outbox {
 
 // Row states (evbus_outbox.state).
-inline constexpr int kPending = 0;
-inline constexpr int kPublished = 1;
-inline constexpr int kDead = 2;
+inline constexpr int kStatePending = 0;
+inline constexpr int kStatePublished = 1;
+inline constexpr int kStateDead = 2;
 
 struct OutboxRow {
   int64_t id = 0;
