@@ -22,30 +22,13 @@
 #include <string>
 #include <vector>
 
+#include "cli_support.h"
 #include "evbus/outbox.h"
 #include "outbox/store.h"
 #include "test_support.h"
 
 namespace evbus::test {
 namespace {
-
-struct CliRun {
-  int code = -1;
-  std::string out;  // stdout and stderr
-};
-
-// Runs `evbus ARGS` and waits for it to exit.
-CliRun RunCli(const std::string& args) {
-  const std::string command = std::string(EVBUS_CLI_PATH) + " " + args + " </dev/null 2>&1";
-  CliRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;) run.out.append(buf, n);
-  const int status = pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
 
 // A SQLite database file of the test's own, removed at the end.
 class TempDb {

@@ -16,24 +16,14 @@
 namespace evbus::test {
 namespace {
 
-class InboxTest : public BusTest, public ::testing::WithParamInterface<std::string> {
+class InboxTest : public DatabaseTest {
  protected:
   void SetUp() override {
-    BusTest::SetUp();
-    if (GetParam() == "postgres") {
-      if (std::string why = PostgresUnavailable(); !why.empty()) GTEST_SKIP() << why;
-    }
-    db_ = std::make_unique<TestDatabase>(GetParam());
-    app_ = std::make_unique<AppConnection>(*db_);
+    DatabaseTest::SetUp();
+    if (!db_) return;  // skipped
     app_->Exec("CREATE TABLE side_effects (event_key TEXT NOT NULL, amount INTEGER NOT NULL)");
     topic_ = UniqueName("payments");
     config_ = MemoryConfig(UniqueName("inbox"));
-  }
-  void TearDown() override {
-    if (!db_) return;
-    ExpectThreadsAtBaseline();
-    app_.reset();
-    db_.reset();
   }
 
   std::unique_ptr<Inbox> OpenInbox(const std::string& group = "billing") {
@@ -49,8 +39,6 @@ class InboxTest : public BusTest, public ::testing::WithParamInterface<std::stri
 
   int64_t SideEffects() { return app_->QueryInt("SELECT count(*) FROM side_effects"); }
 
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<AppConnection> app_;
   std::string topic_;
   Config config_;
 };

@@ -165,6 +165,22 @@ class OutboxCrashTest : public BusTest,
     return pid;
   }
 
+  // Waits until the inbox has handled every event, closes the subscriber,
+  // and checks what the user cares about: one side effect per event, each
+  // aggregate in order (repeats only), every repeat absorbed by the inbox.
+  // Returns the repeats.
+  size_t ExpectEveryEventOnceThroughTheInbox(Deliveries& deliveries, Inbox& inbox,
+                                             EventBus& subscriber, std::chrono::seconds wait) {
+    EXPECT_TRUE(Eventually([&] { return inbox.stats().handled == uint64_t{kEvents}; }, wait))
+        << "handled " << inbox.stats().handled << " of " << kEvents;
+    EXPECT_OK(subscriber.Close().status());
+    EXPECT_EQ(app_->QueryInt("SELECT count(*) FROM side_effects"), kEvents);
+    const size_t repeats = deliveries.ExpectOrderedWithRepeatsOnly();
+    EXPECT_EQ(deliveries.total(), kEvents + repeats);
+    EXPECT_EQ(inbox.stats().duplicates, repeats);
+    return repeats;
+  }
+
   std::string RelayLog() {
     std::ifstream in(dir_ / "relay.log");
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -218,14 +234,7 @@ TEST_P(OutboxCrashTest, RelaysKilledMidBatchLoseNothingAndTheInboxAbsorbsTheRepe
   ASSERT_TRUE(drained) << "pending " << Pending() << "; relay log:\n" << RelayLog();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << RelayLog();
 
-  ASSERT_TRUE(Eventually([&] { return (*inbox)->stats().handled == uint64_t{kEvents}; }, 60s))
-      << "handled " << (*inbox)->stats().handled << " of " << kEvents;
-  ASSERT_OK(subscriber->Close().status());
-
-  EXPECT_EQ(app_->QueryInt("SELECT count(*) FROM side_effects"), kEvents);
-  const size_t repeats = deliveries.ExpectOrderedWithRepeatsOnly();
-  EXPECT_EQ(deliveries.total(), kEvents + repeats);
-  EXPECT_EQ((*inbox)->stats().duplicates, repeats);
+  const size_t repeats = ExpectEveryEventOnceThroughTheInbox(deliveries, **inbox, *subscriber, 60s);
   // A killed relay repeats at most the round it was in (--batch 50).
   EXPECT_LE(repeats, static_cast<size_t>(kills * 50));
   Result<OutboxStatus> st = ReadOutboxStatus(db_->url());
@@ -332,13 +341,7 @@ TEST_P(OutboxOutageTest, WhileTheServerIsDownNothingIsLostOrChargedAndAllGoesWhe
   (void)subscriber->Close();
   subscriber = StartSubscriber(deliveries, **inbox);
   ASSERT_NE(subscriber, nullptr);
-  ASSERT_TRUE(Eventually([&] { return (*inbox)->stats().handled == uint64_t{kEvents}; }, 90s))
-      << "handled " << (*inbox)->stats().handled << " of " << kEvents;
-  ASSERT_OK(subscriber->Close().status());
-
-  EXPECT_EQ(app_->QueryInt("SELECT count(*) FROM side_effects"), kEvents);
-  const size_t repeats = deliveries.ExpectOrderedWithRepeatsOnly();
-  EXPECT_EQ(deliveries.total(), kEvents + repeats);
+  const size_t repeats = ExpectEveryEventOnceThroughTheInbox(deliveries, **inbox, *subscriber, 90s);
   EXPECT_EQ((*relay)->stats().went_dead, 0u);
   std::printf(
       "outbox outage %s/%s: server down 3 s; %d events, %zu repeats, failed attempts %llu, "

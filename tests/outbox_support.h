@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "evbus/outbox.h"
@@ -159,6 +160,30 @@ class AppConnection {
  private:
   sqlite3* sqlite_ = nullptr;
   PGconn* pg_ = nullptr;
+};
+
+// Fixture of the tests parameterised by database ("sqlite", "postgres"): a
+// database of the test's own and the application's connection to it,
+// PostgreSQL skipped when its server is missing (never in CI), T1 checked.
+class DatabaseTest : public BusTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    BusTest::SetUp();
+    if (GetParam() == "postgres") {
+      if (std::string why = PostgresUnavailable(); !why.empty()) GTEST_SKIP() << why;
+    }
+    db_ = std::make_unique<TestDatabase>(GetParam());
+    app_ = std::make_unique<AppConnection>(*db_);
+  }
+  void TearDown() override {
+    if (!db_) return;
+    ExpectThreadsAtBaseline();
+    app_.reset();
+    db_.reset();
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<AppConnection> app_;
 };
 
 }  // namespace evbus::test

@@ -68,24 +68,14 @@ Envelope Event(const std::string& aggregate, int64_t version) {
                      R"({"version":)" + std::to_string(version) + "}");
 }
 
-class OutboxTest : public BusTest, public ::testing::WithParamInterface<std::string> {
+class OutboxTest : public DatabaseTest {
  protected:
   void SetUp() override {
-    BusTest::SetUp();
-    if (GetParam() == "postgres") {
-      if (std::string why = PostgresUnavailable(); !why.empty()) GTEST_SKIP() << why;
-    }
-    db_ = std::make_unique<TestDatabase>(GetParam());
-    app_ = std::make_unique<AppConnection>(*db_);
+    DatabaseTest::SetUp();
+    if (!db_) return;  // skipped
     ASSERT_OK(app_->Migrate());
     topic_ = UniqueName("orders");
     config_ = MemoryConfig(UniqueName("outbox"));
-  }
-  void TearDown() override {
-    if (!db_) return;
-    ExpectThreadsAtBaseline();
-    app_.reset();
-    db_.reset();
   }
 
   // Commits `per_aggregate` versions of `aggregates` aggregates, interleaved,
@@ -139,8 +129,6 @@ class OutboxTest : public BusTest, public ::testing::WithParamInterface<std::str
     return s.ok() ? *s : OutboxStatus{};
   }
 
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<AppConnection> app_;
   std::string topic_;
   Config config_;
 };
