@@ -209,22 +209,6 @@ Counts WaitForRun(RunState& state, Progress& progress, Clock::time_point start,
   return c;
 }
 
-void FillLatency(const LogLinearHistogram& h, WorkloadResult& r) {
-  auto us = [&](double q) { return static_cast<double>(h.Quantile(q)) / 1000.0; };
-  r.p50_us = us(0.50);
-  r.p90_us = us(0.90);
-  r.p99_us = us(0.99);
-  r.p999_us = us(0.999);
-  r.p9999_us = us(0.9999);
-  r.max_us = static_cast<double>(h.max()) / 1000.0;
-  // As Tally::Fill: quantiles evenly spaced in "nines", for the plot.
-  for (int step = 0; h.count() > 0 && step <= 40; ++step) {
-    const double q = 1.0 - std::pow(10.0, -step / 10.0);
-    r.latency_quantiles.emplace_back(q, us(q));
-  }
-  if (h.count() > 0) r.latency_quantiles.emplace_back(1.0, r.max_us);
-}
-
 Status WaitForWarmup(RunState& state, const char* what) {
   const Counts c = state.WaitFor([](const Counts& n) { return n.warm; }, std::chrono::seconds(60));
   if (c.warm) return Status::Ok();

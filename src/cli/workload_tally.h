@@ -30,6 +30,25 @@ inline double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// The latency columns of `r` from `h` (nanoseconds): p50 .. p99.99 and max
+// in microseconds, and quantiles evenly spaced in "nines" (0, 0.9, 0.99,
+// 0.999, ...), so the plot shows the tail as clearly as the median.
+inline void FillLatency(const LogLinearHistogram& h, WorkloadResult& r) {
+  auto us = [&](double q) { return static_cast<double>(h.Quantile(q)) / 1000.0; };
+  r.p50_us = us(0.50);
+  r.p90_us = us(0.90);
+  r.p99_us = us(0.99);
+  r.p999_us = us(0.999);
+  r.p9999_us = us(0.9999);
+  r.max_us = static_cast<double>(h.max()) / 1000.0;
+  r.latency_quantiles.clear();
+  for (int step = 0; h.count() > 0 && step <= 40; ++step) {
+    const double q = 1.0 - std::pow(10.0, -step / 10.0);
+    r.latency_quantiles.emplace_back(q, us(q));
+  }
+  if (h.count() > 0) r.latency_quantiles.emplace_back(1.0, r.max_us);
+}
+
 // Everything a run measures, shared by the handler threads and the producer.
 class Tally {
  public:
@@ -131,22 +150,8 @@ class Tally {
     r.lost = std::max<int64_t>(0, o_.events - r.received);
     r.seconds = std::chrono::duration<double>(end - start).count();
     r.throughput = r.seconds > 0 ? static_cast<double>(r.received) / r.seconds : 0;
-    auto pct = [&](double q) { return static_cast<double>(latency_.Quantile(q)) / 1000.0; };
-    r.p50_us = pct(0.50);
-    r.p90_us = pct(0.90);
-    r.p99_us = pct(0.99);
-    r.p999_us = pct(0.999);
-    r.p9999_us = pct(0.9999);
-    r.max_us = static_cast<double>(latency_.max()) / 1000.0;
     r.timeline.emplace_back(r.seconds, r.received);
-    // Quantiles evenly spaced in "nines" (0, 0.9, 0.99, 0.999, ...), so the
-    // plot shows the tail as clearly as the median.
-    r.latency_quantiles.clear();
-    for (int step = 0; latency_.count() > 0 && step <= 40; ++step) {
-      const double q = 1.0 - std::pow(10.0, -step / 10.0);
-      r.latency_quantiles.emplace_back(q, pct(q));
-    }
-    if (latency_.count() > 0) r.latency_quantiles.emplace_back(1.0, r.max_us);
+    FillLatency(latency_, r);
   }
 
  private:
