@@ -438,6 +438,15 @@ TEST(ConfigValidate, CrossFieldRules) {
             "name a host");
   EXPECT_EQ(ValidateError([](Config& c) { c.kafka.replication_factor = 0; }),
             "kafka.replication_factor: 0 is not allowed (-1 = broker default, else 1..100)");
+  EXPECT_EQ(ValidateError([](Config& c) {
+              c.kafka.replication_factor = 3, c.kafka.min_insync_replicas = 4;
+            }),
+            "kafka.min_insync_replicas: 4 is more than kafka.replication_factor 3 (no write could "
+            "ever be acknowledged)");
+  EXPECT_EQ(ValidateError([](Config& c) {
+              c.kafka.replication_factor = 3, c.kafka.min_insync_replicas = 2;
+            }),
+            "");
   EXPECT_EQ(ValidateError([](Config& c) { c.kafka.acks = "1"; }),
             "kafka.producer.acks: \"1\" must be all when kafka.producer.idempotent is true");
   EXPECT_EQ(ValidateError([](Config& c) { c.kafka.acks = "1", c.kafka.idempotent = false; }), "");

@@ -76,6 +76,9 @@ struct KafkaConfig {
   // Topics the bus creates (topic_strategy create_if_missing / create_or_update).
   int topic_partitions = 8;     // kafka.topic_partitions, 1..10000
   int replication_factor = -1;  // kafka.replication_factor: -1 = broker default, else 1..100
+  // kafka.min_insync_replicas: copies that must have a record before acks=all
+  // acknowledges it; -1 = broker default, else 1..replication_factor.
+  int min_insync_replicas = -1;
   // Producer
   bool idempotent = true;           // kafka.producer.idempotent
   std::string acks = "all";         // kafka.producer.acks: all|1|0 (idempotence needs all)

@@ -1,5 +1,6 @@
 // evbus topics: lists the broker's topics, or describes the named ones, with
-// partition counts and retention where the transport reports them.
+// partition counts and retention where the transport reports them, and on a
+// cluster each partition's leader, replicas and the replicas in sync.
 
 #include <cstdio>
 
@@ -10,6 +11,31 @@
 
 namespace evbus::cli {
 namespace {
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+std::string JsonNames(const std::vector<std::string>& names) {
+  std::string out = "[";
+  for (const std::string& n : names) out += (out.size() > 1 ? "," : "") + JsonString(n);
+  return out + "]";
+}
+
+std::string JsonPlacement(const std::vector<transport::PartitionPlacement>& placement) {
+  std::string out = "[";
+  for (const transport::PartitionPlacement& p : placement) {
+    JsonObject o;
+    o.Add("partition", p.partition)
+        .Add("leader", p.leader)
+        .Raw("replicas", JsonNames(p.replicas))
+        .Raw("in_sync", JsonNames(p.in_sync));
+    out += (out.size() > 1 ? "," : "") + o.str();
+  }
+  return out + "]";
+}
 
 struct TopicsOptions {
   ConnectionFlags connection;
@@ -43,10 +69,16 @@ int Run(const TopicsOptions& o) {
       JsonObject row;
       row.Add("topic", info.name).Add("partitions", info.partitions);
       if (!info.retention.empty()) row.Add("retention", info.retention);
+      if (!info.placement.empty()) row.Raw("placement", JsonPlacement(info.placement));
       std::printf("%s\n", row.str().c_str());
     } else {
       std::printf("%-40s %10d  %s\n", info.name.c_str(), info.partitions,
                   info.retention.empty() ? "-" : info.retention.c_str());
+      for (const transport::PartitionPlacement& p : info.placement) {
+        std::printf("  partition %d: leader %s, replicas %s, in sync %s\n", p.partition,
+                    p.leader.empty() ? "none" : p.leader.c_str(), JoinNames(p.replicas).c_str(),
+                    JoinNames(p.in_sync).c_str());
+      }
     }
   }
   if (!failed.ok()) std::fprintf(stderr, "evbus topics: %s\n", failed.ToString().c_str());
@@ -60,7 +92,8 @@ void RegisterTopics(CLI::App& app, Action& run) {
   CLI::App* cmd = app.add_subcommand(
       "topics",
       "List the broker's topics, or describe the TOPICs named, with partition counts and "
-      "retention where the transport reports them. Listing needs transport support (memory "
+      "retention where the transport reports them; on a Kafka or NATS cluster, each partition's "
+      "leader, replicas and the replicas in sync. Listing needs transport support (memory "
       "has it); naming topics works everywhere. Exit code 1 if a topic is missing.");
   cmd->footer(
       "Examples:\n"

@@ -164,6 +164,7 @@ constexpr Field kFields[] = {
     Int("kafka.topic_partitions", REF(kafka.topic_partitions), 1, 10'000),
     // -1 = broker default; ValidateConfig rejects 0.
     Int("kafka.replication_factor", REF(kafka.replication_factor), -1, 100),
+    Int("kafka.min_insync_replicas", REF(kafka.min_insync_replicas), -1, 100),
     Bool("kafka.producer.idempotent", REF(kafka.idempotent)),
     Str("kafka.producer.acks", REF(kafka.acks), kAcks),
     Str("kafka.producer.compression", REF(kafka.compression), kCompressions),

@@ -82,6 +82,16 @@ Status CheckKafka(const Config& c) {
     return InvalidArgument(
         "kafka.replication_factor: 0 is not allowed (-1 = broker default, else 1..100)");
   }
+  if (k.min_insync_replicas == 0) {
+    return InvalidArgument(
+        "kafka.min_insync_replicas: 0 is not allowed (-1 = broker default, else 1..100)");
+  }
+  if (k.replication_factor > 0 && k.min_insync_replicas > k.replication_factor) {
+    return InvalidArgument(fmt::format(
+        "kafka.min_insync_replicas: {} is more than kafka.replication_factor {} (no write "
+        "could ever be acknowledged)",
+        k.min_insync_replicas, k.replication_factor));
+  }
   if (k.idempotent && k.acks != "all") {
     return InvalidArgument(
         fmt::format("kafka.producer.acks: {} must be all when kafka.producer.idempotent is true",

@@ -141,10 +141,20 @@ class Consumer {
   virtual Status Close(Clock::time_point deadline) = 0;
 };
 
+// Where one partition's copies live, on transports that replicate (Kafka
+// brokers by node id, JetStream servers by name).
+struct PartitionPlacement {
+  int32_t partition = 0;
+  std::string leader;                 // empty while it has none (offline)
+  std::vector<std::string> replicas;  // every copy, the leader's included
+  std::vector<std::string> in_sync;   // copies caught up (Kafka ISR, JetStream current peers)
+};
+
 struct TopicInfo {
   std::string name;
   int32_t partitions = 0;
   std::string retention = {};  // for people, e.g. "1000 records per partition"; empty if unknown
+  std::vector<PartitionPlacement> placement = {};  // by partition; empty if not replicated
 };
 
 // Asynchronous transport problems (connection lost, broker errors, records

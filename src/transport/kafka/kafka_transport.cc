@@ -84,9 +84,12 @@ class KafkaTransport final : public Transport {
   Result<TopicInfo> DescribeTopic(const std::string& topic) override {
     Result<Handle> admin = NewAdmin();
     if (!admin.ok()) return admin.status();
-    Result<int32_t> partitions = PartitionsOf(admin->get(), topic);
-    if (!partitions.ok()) return partitions.status();
-    return TopicInfo{topic, *partitions};
+    Result<std::vector<TopicInfo>> all = AllTopics(admin->get());
+    if (!all.ok()) return all.status();
+    for (TopicInfo& t : *all) {
+      if (t.name == topic) return std::move(t);
+    }
+    return NotFound("kafka topic " + topic + " does not exist");
   }
 
   // Kafka's own internal topics (__consumer_offsets, ...) are left out.
@@ -117,12 +120,27 @@ class KafkaTransport final : public Transport {
         TopicInfo info;
         info.name = t.topic;
         info.partitions = static_cast<int32_t>(t.partition_cnt);
+        for (int p = 0; p < t.partition_cnt; ++p) info.placement.push_back(Placement(t.partitions[p]));
+        std::sort(info.placement.begin(), info.placement.end(),
+                  [](const PartitionPlacement& a, const PartitionPlacement& b) {
+                    return a.partition < b.partition;
+                  });
         out.push_back(std::move(info));
       }
     }
     rd_kafka_metadata_destroy(md);
     std::sort(out.begin(), out.end(),
               [](const TopicInfo& a, const TopicInfo& b) { return a.name < b.name; });
+    return out;
+  }
+
+  // Brokers by node id; a leader of -1 (none elected) is left empty.
+  static PartitionPlacement Placement(const rd_kafka_metadata_partition_t& p) {
+    PartitionPlacement out;
+    out.partition = p.id;
+    if (p.leader >= 0) out.leader = std::to_string(p.leader);
+    for (int i = 0; i < p.replica_cnt; ++i) out.replicas.push_back(std::to_string(p.replicas[i]));
+    for (int i = 0; i < p.isr_cnt; ++i) out.in_sync.push_back(std::to_string(p.isrs[i]));
     return out;
   }
 
@@ -143,6 +161,14 @@ class KafkaTransport final : public Transport {
         rd_kafka_NewTopic_new(topic.c_str(), config_.kafka.topic_partitions,
                               config_.kafka.replication_factor, err, sizeof(err));
     if (nt == nullptr) return InvalidArgument("kafka topic " + topic + ": " + err);
+    if (config_.kafka.min_insync_replicas > 0) {
+      const std::string min_isr = std::to_string(config_.kafka.min_insync_replicas);
+      if (rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", min_isr.c_str()) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_NewTopic_destroy(nt);
+        return InvalidArgument("kafka topic " + topic + ": min.insync.replicas " + min_isr);
+      }
+    }
     QueuePtr queue(rd_kafka_queue_new(rk));
     rd_kafka_CreateTopics(rk, &nt, 1, nullptr, queue.get());
     rd_kafka_NewTopic_destroy(nt);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
 
 #include "transport/nats/nats_common.h"
 
@@ -138,21 +139,54 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
   return Status();
 }
 
-Result<int32_t> NatsStreams::Describe(const std::string& topic) {
-  if (Status s = session_.Connect(); !s.ok()) return s;
-  const std::string name = StreamName(session_.config().nats, topic, 0);
-  jsStreamInfo* info = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&info, session_.js(), name.c_str(), nullptr, &jerr);
-  jsStreamInfo_Destroy(info);
-  if (s != NATS_OK) {
-    Status st = NatsError("topic " + topic + ": stream " + name, s, jerr);
-    if (st.code() == ErrorCode::kNotFound) {
-      return NotFound("topic " + topic + " does not exist (no JetStream stream " + name + ")");
-    }
-    return st;
+namespace {
+
+// The stream's servers from its cluster info (a leader and its peers);
+// nothing when the server is not clustered.
+std::optional<PartitionPlacement> Placement(int32_t partition, const jsStreamInfo* info) {
+  const jsClusterInfo* c = info->Cluster;
+  if (c == nullptr || c->Leader == nullptr) return std::nullopt;
+  PartitionPlacement out;
+  out.partition = partition;
+  out.leader = c->Leader;
+  out.replicas.push_back(c->Leader);
+  out.in_sync.push_back(c->Leader);
+  for (int i = 0; i < c->ReplicasLen; ++i) {
+    const jsPeerInfo* peer = c->Replicas[i];
+    if (peer == nullptr || peer->Name == nullptr) continue;
+    out.replicas.push_back(peer->Name);
+    if (peer->Current && !peer->Offline) out.in_sync.push_back(peer->Name);
   }
-  return Partitions(session_.config().nats);
+  return out;
+}
+
+}  // namespace
+
+Result<TopicInfo> NatsStreams::Describe(const std::string& topic) {
+  if (Status s = session_.Connect(); !s.ok()) return s;
+  const NatsConfig& nc = session_.config().nats;
+  TopicInfo out;
+  out.name = topic;
+  out.partitions = Partitions(nc);
+  for (int32_t p = 0; p < out.partitions; ++p) {
+    const std::string name = StreamName(nc, topic, p);
+    jsStreamInfo* info = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&info, session_.js(), name.c_str(), nullptr, &jerr);
+    if (s != NATS_OK) {
+      Status st = NatsError("topic " + topic + ": stream " + name, s, jerr);
+      if (st.code() == ErrorCode::kNotFound) {
+        return NotFound("topic " + topic + " does not exist (no JetStream stream " + name + ")");
+      }
+      return st;
+    }
+    if (p == 0) out.retention = RetentionText(info->Config != nullptr ? info->Config->MaxAge : 0);
+    if (std::optional<PartitionPlacement> at = Placement(p, info)) {
+      out.placement.push_back(std::move(*at));
+    }
+    jsStreamInfo_Destroy(info);
+  }
+  return out;
 }
 
 Result<std::vector<TopicInfo>> NatsStreams::List() {
@@ -165,6 +199,7 @@ Result<std::vector<TopicInfo>> NatsStreams::List() {
   struct Found {
     std::set<int32_t> partitions;
     int64_t max_age_ns = 0;
+    std::vector<PartitionPlacement> placement;
   };
   std::map<std::string, Found> topics;
   const NatsConfig& nc = session_.config().nats;
@@ -187,6 +222,9 @@ Result<std::vector<TopicInfo>> NatsStreams::List() {
       Found& f = topics[topic];
       f.partitions.insert(partition);
       f.max_age_ns = sc->MaxAge;
+      if (std::optional<PartitionPlacement> at = Placement(partition, list->List[i])) {
+        f.placement.push_back(std::move(*at));
+      }
     }
   }
   jsStreamInfoList_Destroy(list);
@@ -196,6 +234,11 @@ Result<std::vector<TopicInfo>> NatsStreams::List() {
     info.name = name;
     info.partitions = static_cast<int32_t>(f.partitions.size());
     info.retention = RetentionText(f.max_age_ns);
+    info.placement = f.placement;
+    std::sort(info.placement.begin(), info.placement.end(),
+              [](const PartitionPlacement& a, const PartitionPlacement& b) {
+                return a.partition < b.partition;
+              });
     out.push_back(std::move(info));
   }
   return out;

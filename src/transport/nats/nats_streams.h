@@ -22,8 +22,9 @@ class NatsStreams {
 
   // Errors: NotFound (missing under validate_only), Unavailable.
   Status Ensure(const std::string& topic);
-  // The topic's partition count. Errors: NotFound, Unavailable.
-  Result<int32_t> Describe(const std::string& topic);
+  // The topic's partitions, retention and (clustered) where each partition's
+  // stream lives. Errors: NotFound, Unavailable.
+  Result<TopicInfo> Describe(const std::string& topic);
   // Every topic with evbus streams on the server, sorted by name: a stream
   // belongs to topic T when a subject of it is "T.<p>" and its name is the
   // one evbus gives T's partition p. Partitions are the ones found.

@@ -41,12 +41,7 @@ class NatsTransport final : public Transport {
   }
   Result<TopicInfo> DescribeTopic(const std::string& topic) override {
     SessionPin pin(session_);
-    Result<int32_t> n = streams_.Describe(topic);
-    if (!n.ok()) return n.status();
-    TopicInfo info;  // fields by name: TopicInfo grows
-    info.name = topic;
-    info.partitions = *n;
-    return info;
+    return streams_.Describe(topic);
   }
   Result<std::vector<TopicInfo>> ListTopics() override {
     SessionPin pin(session_);
