@@ -36,7 +36,12 @@ struct Part {
   TopicPartition tp;
   std::string stream;
   std::string durable;
+  std::string subject;
   natsSubscription* sub = nullptr;
+  // The consumer sequence of the last delivery fetched (0: none yet), and
+  // whether deliveries after it never arrived (see Fetch).
+  uint64_t last_delivery = 0;
+  bool lost_deliveries = false;
   bool paused = false;
   // Messages the server has for us beyond those fetched (the last fetched
   // message's pending count): 0 after a fetch found none; unknown (-1) at first.
@@ -427,11 +432,20 @@ class NatsConsumer final : public Consumer {
     part->tp = tp;
     part->stream = StreamName(config.nats, tp.topic, tp.partition);
     part->durable = DurableName(config.nats, group_, tp.topic, tp.partition);
-    const std::string subject = Subject(config.nats, tp.topic, tp.partition);
+    part->subject = Subject(config.nats, tp.topic, tp.partition);
+    if (Status s = Attach(*part); !s.ok()) return s;
+    parts_[tp] = std::move(part);
+    return Status();
+  }
+
+  // Ensures the partition's durable consumer (EnsureDurable) and subscribes
+  // to it.
+  Status Attach(Part& part) {
+    const Config& config = session_.config();
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
-    cc.Durable = part->durable.c_str();
-    cc.FilterSubject = subject.c_str();
+    cc.Durable = part.durable.c_str();
+    cc.FilterSubject = part.subject.c_str();
     cc.AckPolicy = js_AckExplicit;
     cc.MaxAckPending = MaxAckPending(config);
     cc.AckWait = Nanos(config.nats.ack_wait);
@@ -439,19 +453,37 @@ class NatsConsumer final : public Consumer {
     cc.DeliverPolicy = config.subscriber.auto_offset_reset == OffsetReset::kEarliest
                            ? js_DeliverAll
                            : js_DeliverNew;
-    if (Status s = EnsureDurable(*part, cc); !s.ok()) return s;
+    if (Status s = EnsureDurable(part, cc); !s.ok()) return s;
     natsStatus s = NATS_OK;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     jsSubOptions so;
     jsSubOptions_Init(&so);
-    so.Stream = part->stream.c_str();
-    so.Consumer = part->durable.c_str();
+    so.Stream = part.stream.c_str();
+    so.Consumer = part.durable.c_str();
     session_.Attributed([&] {
-      s = js_PullSubscribe(&part->sub, session_.js(), subject.c_str(), part->durable.c_str(),
+      s = js_PullSubscribe(&part.sub, session_.js(), part.subject.c_str(), part.durable.c_str(),
                            nullptr, &so, &jerr);
     });
-    if (s != NATS_OK) return NatsError("pull subscribe " + part->durable, s, jerr);
-    parts_[tp] = std::move(part);
+    if (s != NATS_OK) return NatsError("pull subscribe " + part.durable, s, jerr);
+    return Status();
+  }
+
+  // Deliveries lost on the way (a fetch's answer, when the server leading
+  // the consumer died): the server redelivers them only after AckWait, and
+  // would meanwhile deliver what comes after them. So the consumer is
+  // recreated at its ack floor, as for an orphaned one (EnsureDurable), and
+  // subscribed to afresh: messages of the old subscription that still come
+  // late are dropped with it. What we hold stays held; its redelivery
+  // replaces the old delivery (Fetch) and is acked in its place.
+  // Keeps trying on the next Fetch until it succeeds.
+  Status Reattach(Part& part) {
+    natsSubscription_Destroy(part.sub);
+    part.sub = nullptr;
+    if (Status s = Attach(part); !s.ok()) return s;
+    part.last_delivery = 0;
+    part.lost_deliveries = false;
+    part.backlog = -1;
+    part.may_arrive = 0;
     return Status();
   }
 
@@ -543,6 +575,9 @@ class NatsConsumer final : public Consumer {
   // one. Either may be raised by GuardedFetch (cnats 3.4's overrun), which
   // then costs a no_wait fetch its expiry.
   Status Fetch(Part& part, std::vector<RecordPtr>& out, size_t max, int64_t wait_ms) {
+    if (part.lost_deliveries || part.sub == nullptr) {
+      if (Status s = Reattach(part); !s.ok()) return Status();  // again on the next fetch
+    }
     const int64_t room =
         std::min<int64_t>(static_cast<int64_t>(max - std::min(max, out.size())), Room(part));
     if (room <= 0) return Status();
@@ -575,9 +610,17 @@ class NatsConsumer final : public Consumer {
       jsMsgMetaData* meta = nullptr;
       if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) continue;  // destroyed with the list
       const uint64_t seq = meta->Sequence.Stream;
+      const uint64_t delivery = meta->Sequence.Consumer;
       const int64_t ts = meta->Timestamp;
       part.backlog = static_cast<int64_t>(meta->NumPending);
       jsMsgMetaData_Destroy(meta);
+      if (part.last_delivery != 0 && delivery > part.last_delivery + 1) {
+        // Deliveries in between never came: this one and the rest of the
+        // list are left unacked (redelivered), and the next fetch reattaches.
+        part.lost_deliveries = true;
+        break;
+      }
+      part.last_delivery = std::max(part.last_delivery, delivery);
       list.Msgs[i] = nullptr;
       auto [it, fresh] = part.held.try_emplace(seq, Held{msg, now});
       if (!fresh) {
