@@ -84,9 +84,12 @@ void OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closur
       s = Status(s.code(), s.message() + ": " + pae->ErrText);
     }
     if (pae->Err == NATS_NO_RESPONDERS) {
-      s = NotFound(
-          "publish: no JetStream stream stores this topic (topic_strategy skip or "
-          "validate_only, and the stream is missing?)");
+      // Not stored: safe to publish again. Not retried here, because a
+      // later publish of the same key may already be stored by then: the
+      // caller retries in order (the outbox relay does).
+      s = Status(ErrorCode::kUnavailable,
+                 "publish: no JetStream server took it: the stream has no leader (an election "
+                 "after a server was lost) or does not exist (topic_strategy skip)");
     }
   }
   if (e->done) e->done(s, e->partition, -1);

@@ -38,6 +38,10 @@ std::string RetentionText(int64_t max_age_ns) {
 
 }  // namespace
 
+namespace {
+constexpr int kEnsureAttempts = 3;
+}  // namespace
+
 Status NatsStreams::Ensure(const std::string& topic) {
   const TopicStrategy strategy = session_.config().topic_strategy;
   if (strategy == TopicStrategy::kSkip) return Status();
@@ -50,7 +54,14 @@ Status NatsStreams::Ensure(const std::string& topic) {
   // A shared stream (nats.stream) is one stream whatever the partitions.
   const int32_t partitions = nc.stream.empty() ? Partitions(nc) : 1;
   for (int32_t p = 0; p < partitions; ++p) {
-    if (Status s = EnsureStream(session_.js(), topic, p); !s.ok()) return s;
+    // A JetStream API request can go unanswered while a cluster elects its
+    // meta leader or creates many replicated streams at once: try again.
+    Status s;
+    for (int attempt = 1; attempt <= kEnsureAttempts; ++attempt) {
+      s = EnsureStream(session_.js(), topic, p);
+      if (s.code() != ErrorCode::kUnavailable || !session_.connected()) break;
+    }
+    if (!s.ok()) return s;
   }
   std::lock_guard<std::mutex> lock(mu_);
   ensured_.insert(topic);
