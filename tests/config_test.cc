@@ -438,14 +438,12 @@ TEST(ConfigValidate, CrossFieldRules) {
             "name a host");
   EXPECT_EQ(ValidateError([](Config& c) { c.kafka.replication_factor = 0; }),
             "kafka.replication_factor: 0 is not allowed (-1 = broker default, else 1..100)");
-  EXPECT_EQ(ValidateError([](Config& c) {
-              c.kafka.replication_factor = 3, c.kafka.min_insync_replicas = 4;
-            }),
+  EXPECT_EQ(ValidateError(
+                [](Config& c) { c.kafka.replication_factor = 3, c.kafka.min_insync_replicas = 4; }),
             "kafka.min_insync_replicas: 4 is more than kafka.replication_factor 3 (no write could "
             "ever be acknowledged)");
-  EXPECT_EQ(ValidateError([](Config& c) {
-              c.kafka.replication_factor = 3, c.kafka.min_insync_replicas = 2;
-            }),
+  EXPECT_EQ(ValidateError(
+                [](Config& c) { c.kafka.replication_factor = 3, c.kafka.min_insync_replicas = 2; }),
             "");
   EXPECT_EQ(ValidateError([](Config& c) { c.kafka.acks = "1"; }),
             "kafka.producer.acks: \"1\" must be all when kafka.producer.idempotent is true");
@@ -590,6 +588,7 @@ TEST(ConfigFormat, OutputLoadsBackToAnEqualConfig) {
   c.nats.urls = {"nats://n1:4222", "tls://n2:4222"};
   c.metrics.listen = "0.0.0.0:0";
   c.kafka.replication_factor = 3;
+  c.kafka.min_insync_replicas = 2;
   c.kafka.sasl_password = c.nats.password = c.nats.token = "";
   c.kafka.client_id = "weird: \"quoted\" # not a comment \\ \t\x01 \xc3\xbc ~";
   c.kafka.properties["linger.ms"] = "# 5";

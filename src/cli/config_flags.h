@@ -43,7 +43,10 @@ struct ConnectionFlags {
     cmd->add_option("--transport", transport, "memory | kafka | nats (overrides --config)")
         ->check(CLI::IsMember({"memory", "kafka", "nats"}));
     cmd->add_option("--brokers", brokers, "Kafka brokers host:port,... (implies kafka)");
-    cmd->add_option("--url", url, "NATS server URL, e.g. nats://127.0.0.1:4222 (implies nats)");
+    cmd->add_option(
+        "--url", url,
+        "NATS server URL(s), e.g. nats://127.0.0.1:4222 or a cluster's, comma-separated "
+        "(implies nats)");
   }
 
   // Errors: those of LoadCliConfig, naming the field or flag at fault.
@@ -58,7 +61,10 @@ struct ConnectionFlags {
     }
     if (!url.empty()) {
       config.transport = TransportKind::kNats;
-      config.nats.urls = {url};
+      config.nats.urls.clear();
+      for (const std::string& u : CLI::detail::split(url, ',')) {
+        if (!u.empty()) config.nats.urls.push_back(u);
+      }
     }
     if (transport == "memory") config.transport = TransportKind::kMemory;
     if (transport == "kafka") config.transport = TransportKind::kKafka;

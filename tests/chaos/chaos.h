@@ -11,6 +11,11 @@
 //     baseline) and prints the counts (chaos_ledger.h). Exit 0 when nothing
 //     acknowledged was lost, no incarnation saw an aggregate out of order and
 //     every consumer closed cleanly.
+//   evbus_chaos failover --transport kafka|nats --scenario S [...]
+//     the same on a three-node cluster of its own (replication 3, two in
+//     sync) with one fault scenario (chaos_failover.cc): leader-kill,
+//     rolling-restart, member-kills or minority; prints the counts and how
+//     long publishing and delivery stalled.
 //   evbus_chaos consume ...  one consumer process (chaos_consumer.cc).
 
 #ifndef EVBUS_TESTS_CHAOS_CHAOS_H_
@@ -28,6 +33,7 @@ struct Options {
   std::string address;              // brokers host:port or NATS URL (consume; run starts its own)
   std::string topic;
   std::string group;
+  bool cluster = false;  // the address names a three-node cluster (comma-separated)
   // run
   int64_t events = 20000;
   int aggregates = 200;
@@ -38,6 +44,9 @@ struct Options {
   uint64_t seed = 0;  // 0: from the clock (printed, to replay a run)
   bool broker_restart = true;
   int drain_timeout_s = 180;  // for every acknowledged event to be handled
+  // failover
+  std::string scenario = "leader-kill";
+  int seconds = 20;  // producing time
   // consume
   std::string log;
   int64_t incarnation = 0;
@@ -49,6 +58,7 @@ Config MakeConfig(const Options& o);
 
 int RunConsumer(const Options& o);
 int RunDriver(const Options& o, const std::string& self_path);
+int RunFailover(const Options& o, const std::string& self_path);
 
 }  // namespace evbus::chaos
 

@@ -19,199 +19,17 @@
 #include <vector>
 
 #include "chaos/chaos.h"
+#include "chaos/chaos_consumers.h"
 #include "chaos/chaos_ledger.h"
+#include "chaos/chaos_producer.h"
+#include "chaos/chaos_servers.h"
 #include "evbus/event_bus.h"
-#include "free_port.h"
 
 namespace evbus::chaos {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-using evbus::test::FreePort;
-
-// A broker of the run's own, driven by the project's scripts on free ports;
-// stopped (and its directory deleted) when this goes out of scope.
-class Broker {
- public:
-  explicit Broker(const std::string& transport) : transport_(transport) {
-    const int a = FreePort(), b = FreePort();
-    env_ = transport == "kafka" ? "EVBUS_KAFKA_PORT=" + std::to_string(a) +
-                                      " EVBUS_KAFKA_CONTROLLER_PORT=" + std::to_string(b)
-                                : "EVBUS_NATS_PORT=" + std::to_string(a) +
-                                      " EVBUS_NATS_MONITOR_PORT=" + std::to_string(b) +
-                                      " EVBUS_NATS_DIR=/tmp/evbus-chaos-nats-" + std::to_string(a);
-  }
-  ~Broker() {
-    if (up_) (void)Run("down");
-  }
-  // Starts it; the address, or empty on failure (the script's output printed).
-  std::string Up() {
-    std::string out = Run("up");
-    up_ = !out.empty();
-    return out;
-  }
-  bool Restart() { return !Run("restart").empty(); }
-
- private:
-  // Runs `scripts/<transport> verb`; its last output line, or "" if it failed.
-  std::string Run(const std::string& verb) {
-    const std::string command =
-        env_ + " " EVBUS_SOURCE_DIR "/scripts/" + transport_ + " " + verb + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return "";
-    std::string out, last;
-    char buf[512];
-    while (fgets(buf, sizeof(buf), pipe) != nullptr) {
-      out += buf;
-      last = buf;
-    }
-    if (pclose(pipe) != 0) {
-      std::fprintf(stderr, "chaos: %s failed:\n%s", command.c_str(), out.c_str());
-      return "";
-    }
-    while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
-    return last.empty() ? "ok" : last;
-  }
-
-  std::string transport_;
-  std::string env_;
-  bool up_ = false;
-};
-
-// The consumer processes: this program in `consume` mode, one log each.
-class Consumers {
- public:
-  Consumers(const Options& o, std::string self, std::string dir)
-      : o_(o), self_(std::move(self)), dir_(std::move(dir)) {}
-  ~Consumers() {
-    for (pid_t p : pids_) {
-      if (p > 0) kill(p, SIGKILL), waitpid(p, nullptr, 0);
-    }
-  }
-
-  void Spawn(size_t slot) {
-    const int64_t inc = ++incarnations_;
-    const std::string log = dir_ + "/consumer-" + std::to_string(inc) + ".log";
-    logs_.push_back(log);
-    std::vector<std::string> args = {self_,           "consume",
-                                     "--transport",   o_.transport,
-                                     "--address",     o_.address,
-                                     "--topic",       o_.topic,
-                                     "--group",       o_.group,
-                                     "--log",         log,
-                                     "--incarnation", std::to_string(inc),
-                                     "--handle-us",   std::to_string(o_.handle_us)};
-    std::vector<char*> argv;  // built before fork: the child only execs
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      execv(self_.c_str(), argv.data());
-      _exit(127);
-    }
-    if (slot >= pids_.size()) pids_.resize(slot + 1, -1), slot_logs_.resize(slot + 1);
-    pids_[slot] = pid;
-    slot_logs_[slot] = log;
-  }
-
-  // A random slot whose consumer has handled something in this incarnation,
-  // so that a kill hits one with work in flight rather than one still
-  // joining its group (or, on NATS, standing by without a partition);
-  // waits for one at most `timeout`, then any slot. `busy` says which.
-  size_t PickVictim(std::mt19937_64& rng, std::chrono::seconds timeout, bool* busy) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      std::vector<size_t> handling;
-      for (size_t s = 0; s < slot_logs_.size(); ++s) {
-        std::error_code ec;
-        // Another process's file: no event to wait on; look at its size.
-        if (std::filesystem::file_size(slot_logs_[s], ec) > 0 && !ec) handling.push_back(s);
-      }
-      *busy = !handling.empty();
-      if (*busy || Clock::now() >= deadline) {
-        const size_t n = *busy ? handling.size() : slot_logs_.size();
-        const size_t i = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
-        return *busy ? handling[i] : i;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-  }
-
-  void KillAndRespawn(size_t slot) {
-    kill(pids_[slot], SIGKILL);
-    waitpid(pids_[slot], nullptr, 0);
-    pids_[slot] = -1;
-    Spawn(slot);
-  }
-
-  // SIGTERM to every consumer; how many closed cleanly (exit 0) in time.
-  int StopAll(std::chrono::seconds timeout) {
-    for (pid_t p : pids_) kill(p, SIGTERM);
-    const auto deadline = Clock::now() + timeout;
-    int clean = 0;
-    for (pid_t& p : pids_) {
-      int status = 0;
-      pid_t r = 0;
-      // Child exit has no event a thread can wait on with a deadline; poll it.
-      while ((r = waitpid(p, &status, WNOHANG)) == 0 && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-      }
-      if (r == p && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        ++clean;
-      } else {
-        std::fprintf(stderr, "chaos: consumer %d did not close cleanly (status %d)\n", p, status);
-        if (r == 0) kill(p, SIGKILL), waitpid(p, nullptr, 0);
-      }
-      p = -1;
-    }
-    return clean;
-  }
-
-  const std::vector<std::string>& logs() const { return logs_; }
-  int64_t incarnations() const { return incarnations_; }
-
- private:
-  Options o_;
-  std::string self_;
-  std::string dir_;
-  std::vector<pid_t> pids_;
-  std::vector<std::string> slot_logs_;  // the log of each slot's current incarnation
-  std::vector<std::string> logs_;
-  int64_t incarnations_ = 0;
-};
-
-// What the producer's publishes came to.
-struct Publishes {
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t accepted = 0, completed = 0, refused = 0, failed = 0;
-  std::set<EventKey> acknowledged;
-};
-
-void Produce(const Options& o, EventBus& bus, Publishes& p) {
-  const auto start = Clock::now();
-  for (int64_t i = 0; i < o.events; ++i) {
-    // Paced at o.rate: the load of a service, not a burst (a pacing wait).
-    std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1'000'000 / o.rate));
-    const EventKey k{i % o.aggregates, i / o.aggregates + 1};
-    Envelope e = NewEnvelope("agg-" + std::to_string(k.aggregate), "chaos.Event", k.version,
-                             "{\"i\":" + std::to_string(i) + "}");
-    Status s = bus.PublishEnvelope(o.topic, e, [&p, k](const PublishResult& r) {
-      std::lock_guard<std::mutex> lock(p.mu);
-      ++p.completed;
-      if (r.status.ok()) {
-        p.acknowledged.insert(k);
-      } else {
-        ++p.failed;
-      }
-      p.cv.notify_all();
-    });
-    std::lock_guard<std::mutex> lock(p.mu);
-    ++(s.ok() ? p.accepted : p.refused);
-  }
-}
 
 }  // namespace
 
@@ -227,7 +45,7 @@ int RunDriver(const Options& options, const std::string& self_path) {
       o.kills, o.broker_restart ? "yes" : "no", static_cast<unsigned long long>(seed));
   std::fflush(stdout);
 
-  Broker broker(o.transport);
+  Servers broker(o.transport, /*cluster=*/false);
   o.address = broker.Up();
   if (o.address.empty()) return 1;
   const std::string run = std::to_string(seed % 1'000'000'007);

@@ -42,8 +42,10 @@ struct Counts {
   std::vector<std::string> examples;  // a few lost or violating events, for the report
 };
 
-// Reads every log in `paths` and counts against `acknowledged`.
-inline Counts Tally(const std::vector<std::string>& paths, const std::set<EventKey>& acknowledged) {
+// Reads every log in `paths` and counts against `acknowledged`; with
+// `first_ns`, also when each event was first handled (monotonic ns).
+inline Counts Tally(const std::vector<std::string>& paths, const std::set<EventKey>& acknowledged,
+                    std::map<EventKey, int64_t>* first_ns = nullptr) {
   Counts c;
   // Each event's first handling (monotonic ns), and by whom.
   std::map<EventKey, std::pair<int64_t, int64_t>> first;
@@ -87,6 +89,10 @@ inline Counts Tally(const std::vector<std::string>& paths, const std::set<EventK
     }
   }
   c.distinct = static_cast<int64_t>(seen.size());
+  if (first_ns != nullptr) {
+    first_ns->clear();
+    for (const auto& [k, when] : first) first_ns->emplace_hint(first_ns->end(), k, when.first);
+  }
   for (const EventKey& k : acknowledged) {
     if (seen.count(k) == 0 && ++c.lost <= 3) {
       c.examples.push_back("lost: aggregate " + std::to_string(k.aggregate) + " version " +

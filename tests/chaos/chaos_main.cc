@@ -3,10 +3,25 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "chaos/chaos.h"
 
 namespace evbus::chaos {
+
+namespace {
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t start = 0;;) {
+    const size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+}  // namespace
 
 Config MakeConfig(const Options& o) {
   using namespace std::chrono_literals;
@@ -19,9 +34,10 @@ Config MakeConfig(const Options& o) {
   c.close_timeout = 10s;
   if (o.transport == "kafka") {
     c.transport = TransportKind::kKafka;
-    c.kafka.brokers = {o.address};
+    c.kafka.brokers = SplitCommas(o.address);
     c.kafka.topic_partitions = 6;
-    c.kafka.replication_factor = 1;
+    c.kafka.replication_factor = o.cluster ? 3 : 1;
+    if (o.cluster) c.kafka.min_insync_replicas = 2;
     c.kafka.linger = 1ms;
     // A killed member is expired after this; its partitions then move on.
     c.kafka.session_timeout = 6s;
@@ -30,7 +46,8 @@ Config MakeConfig(const Options& o) {
     c.kafka.properties["log_level"] = "0";
   } else {
     c.transport = TransportKind::kNats;
-    c.nats.urls = {o.address};
+    c.nats.urls = SplitCommas(o.address);
+    c.nats.replicas = o.cluster ? 3 : 1;
     c.nats.storage = "file";  // survives the server restart
     c.nats.partitions = 4;
     c.nats.ack_wait = 5s;
@@ -49,8 +66,10 @@ int main(int argc, char** argv) {
       "while a producer runs; nothing acknowledged may be lost"};
   app.require_subcommand(1);
   CLI::App* run = app.add_subcommand("run", "Run the chaos scenario and print its counts");
+  CLI::App* failover = app.add_subcommand(
+      "failover", "Run one fault scenario on a three-node cluster and print its counts");
   CLI::App* consume = app.add_subcommand("consume", "One consumer process (started by run)");
-  for (CLI::App* cmd : {run, consume}) {
+  for (CLI::App* cmd : {run, failover, consume}) {
     cmd->add_option("--transport", o.transport, "kafka | nats")
         ->check(CLI::IsMember({"kafka", "nats"}));
   }
@@ -64,7 +83,24 @@ int main(int argc, char** argv) {
   run->add_option("--drain-timeout", o.drain_timeout_s,
                   "Seconds for every acknowledged event to be handled")
       ->check(CLI::Range(1, 3600));
+  failover
+      ->add_option("--scenario", o.scenario,
+                   "leader-kill: SIGKILL the leader of partition 0, start it again; "
+                   "rolling-restart: stop and start each node in turn; member-kills: SIGKILL "
+                   "consumer processes while a node dies and comes back; minority: kill two "
+                   "nodes, leaving one alone, then start them")
+      ->check(CLI::IsMember({"leader-kill", "rolling-restart", "member-kills", "minority"}));
+  failover->add_option("--seconds", o.seconds, "Producing time")->check(CLI::Range(5, 3600));
+  failover->add_option("--rate", o.rate, "Events per second")->check(CLI::Range(1, 1'000'000));
+  failover->add_option("--aggregates", o.aggregates, "Aggregates")->check(CLI::Range(1, 1'000'000));
+  failover->add_option("--consumers", o.consumers, "Consumer processes")->check(CLI::Range(1, 32));
+  failover->add_option("--seed", o.seed, "Random seed (0: from the clock)");
+  failover
+      ->add_option("--drain-timeout", o.drain_timeout_s,
+                   "Seconds for every acknowledged event to be handled")
+      ->check(CLI::Range(1, 3600));
   consume->add_option("--address", o.address)->required();
+  consume->add_flag("--cluster", o.cluster, "The address is a three-node cluster's");
   consume->add_option("--topic", o.topic)->required();
   consume->add_option("--group", o.group)->required();
   consume->add_option("--log", o.log)->required();
@@ -72,5 +108,6 @@ int main(int argc, char** argv) {
   consume->add_option("--handle-us", o.handle_us)->check(CLI::Range(0, 10'000'000));
   CLI11_PARSE(app, argc, argv);
   if (*consume) return evbus::chaos::RunConsumer(o);
+  if (*failover) return evbus::chaos::RunFailover(o, "/proc/self/exe");
   return evbus::chaos::RunDriver(o, "/proc/self/exe");
 }

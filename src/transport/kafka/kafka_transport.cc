@@ -120,7 +120,8 @@ class KafkaTransport final : public Transport {
         TopicInfo info;
         info.name = t.topic;
         info.partitions = static_cast<int32_t>(t.partition_cnt);
-        for (int p = 0; p < t.partition_cnt; ++p) info.placement.push_back(Placement(t.partitions[p]));
+        for (int p = 0; p < t.partition_cnt; ++p)
+          info.placement.push_back(Placement(t.partitions[p]));
         std::sort(info.placement.begin(), info.placement.end(),
                   [](const PartitionPlacement& a, const PartitionPlacement& b) {
                     return a.partition < b.partition;
