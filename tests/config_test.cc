@@ -402,6 +402,21 @@ TEST(ConfigLoad, ExampleFileLoads) {
   EXPECT_EQ(c->subscriber.memory_budget, 64 << 20);
 }
 
+// README's "Running on a cluster" settings, as the failover suite runs them.
+TEST(ConfigLoad, ClusterExamplesReplicateThreeWays) {
+  Result<Config> kafka = LoadConfigFile(EVBUS_SOURCE_DIR "/examples/kafka-cluster.yaml");
+  ASSERT_TRUE(kafka.ok()) << kafka.status().ToString();
+  EXPECT_EQ(kafka->kafka.brokers.size(), 3u);
+  EXPECT_EQ(kafka->kafka.replication_factor, 3);
+  EXPECT_EQ(kafka->kafka.min_insync_replicas, 2);
+  EXPECT_EQ(kafka->kafka.acks, "all");
+  EXPECT_TRUE(kafka->kafka.idempotent);
+  Result<Config> nats = LoadConfigFile(EVBUS_SOURCE_DIR "/examples/nats-cluster.yaml");
+  ASSERT_TRUE(nats.ok()) << nats.status().ToString();
+  EXPECT_EQ(nats->nats.urls.size(), 3u);
+  EXPECT_EQ(nats->nats.replicas, 3);
+}
+
 TEST(ConfigValidate, RangeMessages) {
   EXPECT_EQ(ValidateError([](Config& c) { c.subscriber.retry.initial_backoff = 2h; }),
             "subscriber.retry.initial_backoff: 2h is out of range [0s, 1h]");

@@ -16,6 +16,10 @@
 //     sync) with one fault scenario (chaos_failover.cc): leader-kill,
 //     rolling-restart, member-kills or minority; prints the counts and how
 //     long publishing and delivery stalled.
+//   evbus_chaos scale --transport kafka|nats [--events N --consumer-counts 1,2,3]
+//     fills a topic on a three-node cluster, then reads it with 1, 2, 3...
+//     consumer processes (a fresh group each) and prints each group's
+//     throughput and order check (chaos_scale.cc).
 //   evbus_chaos consume ...  one consumer process (chaos_consumer.cc).
 
 #ifndef EVBUS_TESTS_CHAOS_CHAOS_H_
@@ -23,6 +27,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "evbus/config.h"
 
@@ -47,6 +52,8 @@ struct Options {
   // failover
   std::string scenario = "leader-kill";
   int seconds = 20;  // producing time
+  // scale
+  std::vector<int> scale_consumers = {1, 2, 3};
   // consume
   std::string log;
   int64_t incarnation = 0;
@@ -59,6 +66,7 @@ Config MakeConfig(const Options& o);
 int RunConsumer(const Options& o);
 int RunDriver(const Options& o, const std::string& self_path);
 int RunFailover(const Options& o, const std::string& self_path);
+int RunScale(const Options& o, const std::string& self_path);
 
 }  // namespace evbus::chaos
 

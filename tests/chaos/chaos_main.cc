@@ -68,8 +68,10 @@ int main(int argc, char** argv) {
   CLI::App* run = app.add_subcommand("run", "Run the chaos scenario and print its counts");
   CLI::App* failover = app.add_subcommand(
       "failover", "Run one fault scenario on a three-node cluster and print its counts");
+  CLI::App* scale = app.add_subcommand(
+      "scale", "Read one filled topic with 1, 2, 3... consumer processes on a three-node cluster");
   CLI::App* consume = app.add_subcommand("consume", "One consumer process (started by run)");
-  for (CLI::App* cmd : {run, failover, consume}) {
+  for (CLI::App* cmd : {run, failover, scale, consume}) {
     cmd->add_option("--transport", o.transport, "kafka | nats")
         ->check(CLI::IsMember({"kafka", "nats"}));
   }
@@ -99,6 +101,16 @@ int main(int argc, char** argv) {
       ->add_option("--drain-timeout", o.drain_timeout_s,
                    "Seconds for every acknowledged event to be handled")
       ->check(CLI::Range(1, 3600));
+  scale->add_option("--events", o.events, "Events to publish")->check(CLI::Range(1, 100'000'000));
+  scale->add_option("--aggregates", o.aggregates, "Aggregates")->check(CLI::Range(1, 1'000'000));
+  scale->add_option("--consumer-counts", o.scale_consumers, "Group sizes to read with, e.g. 1,2,3")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 32));
+  scale->add_option("--seed", o.seed, "Random seed (0: from the clock)");
+  scale
+      ->add_option("--drain-timeout", o.drain_timeout_s,
+                   "Seconds for a group to handle every event")
+      ->check(CLI::Range(1, 3600));
   consume->add_option("--address", o.address)->required();
   consume->add_flag("--cluster", o.cluster, "The address is a three-node cluster's");
   consume->add_option("--topic", o.topic)->required();
@@ -109,5 +121,6 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*consume) return evbus::chaos::RunConsumer(o);
   if (*failover) return evbus::chaos::RunFailover(o, "/proc/self/exe");
+  if (*scale) return evbus::chaos::RunScale(o, "/proc/self/exe");
   return evbus::chaos::RunDriver(o, "/proc/self/exe");
 }
