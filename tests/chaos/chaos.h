@@ -63,6 +63,18 @@ struct Options {
 // The configuration of the run's producer and consumers.
 Config MakeConfig(const Options& o);
 
+// The run's seed (`seed`, or one from the clock when 0), printed to replay it.
+uint64_t SeedOrClock(uint64_t seed);
+
+// Names o.topic and o.group "<kind>-N" and "<kind>-group-N" after the seed,
+// and makes the run's log directory; returns its path.
+std::string NameRun(Options& o, const std::string& kind, uint64_t seed);
+
+// Prints `evbus lag` for the run's group, for a run that lost events:
+// stalled (committed below the end) or skipped (committed past what was
+// never handled)? The group's lag tells.
+void PrintGroupLag(const Options& o);
+
 int RunConsumer(const Options& o);
 int RunDriver(const Options& o, const std::string& self_path);
 int RunFailover(const Options& o, const std::string& self_path);

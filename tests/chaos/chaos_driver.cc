@@ -35,8 +35,7 @@ using namespace std::chrono_literals;
 
 int RunDriver(const Options& options, const std::string& self_path) {
   Options o = options;
-  const uint64_t seed =
-      o.seed != 0 ? o.seed : static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  const uint64_t seed = SeedOrClock(o.seed);
   std::mt19937_64 rng(seed);
   std::printf(
       "chaos %s: %lld events over %d aggregates at %d/s, %d consumers, %d kills, broker "
@@ -48,11 +47,7 @@ int RunDriver(const Options& options, const std::string& self_path) {
   Servers broker(o.transport, /*cluster=*/false);
   o.address = broker.Up();
   if (o.address.empty()) return 1;
-  const std::string run = std::to_string(seed % 1'000'000'007);
-  o.topic = "chaos-" + run;
-  o.group = "chaos-group-" + run;
-  const std::string dir = std::filesystem::temp_directory_path() / ("evbus-chaos-" + run);
-  std::filesystem::create_directories(dir);
+  const std::string dir = NameRun(o, "chaos", seed);
 
   auto producer = EventBus::Create(MakeConfig(o));
   if (!producer.ok()) {
@@ -127,15 +122,7 @@ int RunDriver(const Options& options, const std::string& self_path) {
       static_cast<long long>(consumers.incarnations()), killed, killed_busy, restarts, clean,
       o.consumers);
   for (const std::string& e : counts.examples) std::printf("  %s\n", e.c_str());
-  if (counts.lost > 0) {
-    // Stalled (committed below the end) or skipped (committed past what was
-    // never handled)? The group's lag tells.
-    const std::string lag = std::string(EVBUS_CLI_PATH) + " lag --group " + o.group + " " +
-                            (o.transport == "kafka" ? "--brokers " : "--url ") + o.address + " " +
-                            o.topic;
-    std::fflush(stdout);
-    (void)std::system(lag.c_str());
-  }
+  if (counts.lost > 0) PrintGroupLag(o);
   const bool ok = !acknowledged.empty() && counts.lost == 0 && counts.order_violations == 0 &&
                   clean == o.consumers;
   std::printf("chaos %s: %s\n", o.transport.c_str(), ok ? "PASSED" : "FAILED");

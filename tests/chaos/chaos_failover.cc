@@ -202,8 +202,7 @@ int RunFailover(const Options& options, const std::string& self_path) {
   Options o = options;
   o.cluster = true;
   o.events = static_cast<int64_t>(o.rate) * o.seconds;
-  const uint64_t seed =
-      o.seed != 0 ? o.seed : static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  const uint64_t seed = SeedOrClock(o.seed);
   std::mt19937_64 rng(seed);
   std::printf(
       "failover %s %s: %lld events over %d aggregates at %d/s for %d s, %d consumer processes, "
@@ -215,11 +214,7 @@ int RunFailover(const Options& options, const std::string& self_path) {
   Servers servers(o.transport, /*cluster=*/true);
   o.address = servers.Up();
   if (o.address.empty()) return 1;
-  const std::string run = std::to_string(seed % 1'000'000'007);
-  o.topic = "failover-" + run;
-  o.group = "failover-group-" + run;
-  const std::string dir = std::filesystem::temp_directory_path() / ("evbus-failover-" + run);
-  std::filesystem::create_directories(dir);
+  const std::string dir = NameRun(o, "failover", seed);
 
   const size_t threads_before = CountProcessThreads();
   auto producer = EventBus::Create(MakeConfig(o));
@@ -265,14 +260,7 @@ int RunFailover(const Options& options, const std::string& self_path) {
   std::printf("failover: %s %.1f s after the last publish completed\n",
               counts.lost == 0 ? "every acknowledged event handled" : "gave up waiting",
               std::chrono::duration<double>(Clock::now() - drain_start).count());
-  if (counts.lost > 0) {
-    // Stalled (committed below the end) or skipped? The group's lag tells.
-    const std::string lag = std::string(EVBUS_CLI_PATH) + " lag --group " + o.group + " " +
-                            (o.transport == "kafka" ? "--brokers " : "--url ") + o.address + " " +
-                            o.topic;
-    std::fflush(stdout);
-    (void)std::system(lag.c_str());
-  }
+  if (counts.lost > 0) PrintGroupLag(o);
   const int clean = consumers.StopAll(60s);
   std::map<EventKey, int64_t> first_ns;
   counts = Tally(consumers.logs(), acknowledged, &first_ns);

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,29 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 }
 
 }  // namespace
+
+uint64_t SeedOrClock(uint64_t seed) {
+  return seed != 0
+             ? seed
+             : static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+std::string NameRun(Options& o, const std::string& kind, uint64_t seed) {
+  const std::string run = std::to_string(seed % 1'000'000'007);
+  o.topic = kind + "-" + run;
+  o.group = kind + "-group-" + run;
+  const std::string dir = std::filesystem::temp_directory_path() / ("evbus-" + kind + "-" + run);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void PrintGroupLag(const Options& o) {
+  const std::string lag = std::string(EVBUS_CLI_PATH) + " lag --group " + o.group + " " +
+                          (o.transport == "kafka" ? "--brokers " : "--url ") + o.address + " " +
+                          o.topic;
+  std::fflush(stdout);
+  (void)std::system(lag.c_str());
+}
 
 Config MakeConfig(const Options& o) {
   using namespace std::chrono_literals;

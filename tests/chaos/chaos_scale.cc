@@ -67,8 +67,7 @@ int RunScale(const Options& options, const std::string& self_path) {
   Options o = options;
   o.cluster = true;
   o.handle_us = 0;
-  const uint64_t seed =
-      o.seed != 0 ? o.seed : static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  const uint64_t seed = SeedOrClock(o.seed);
   std::printf("scale %s: %lld events over %d aggregates on a three-node cluster, seed %llu\n",
               o.transport.c_str(), static_cast<long long>(o.events), o.aggregates,
               static_cast<unsigned long long>(seed));
@@ -76,11 +75,7 @@ int RunScale(const Options& options, const std::string& self_path) {
   Servers servers(o.transport, /*cluster=*/true);
   o.address = servers.Up();
   if (o.address.empty()) return 1;
-  const std::string run = std::to_string(seed % 1'000'000'007);
-  o.topic = "scale-" + run;
-  o.group = "scale-group-" + run;
-  const std::string dir = std::filesystem::temp_directory_path() / ("evbus-scale-" + run);
-  std::filesystem::create_directories(dir);
+  const std::string dir = NameRun(o, "scale", seed);
 
   // Fill the topic once, as fast as the cluster acknowledges.
   Publishes pubs;
