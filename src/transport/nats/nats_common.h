@@ -46,6 +46,9 @@ inline constexpr int64_t kFetchSliceMs = 20;
 // GuardedFetch). A shorter wait turns a stalled server's answers into such
 // left-overs.
 inline constexpr int64_t kNoWaitAnswerMs = 500;
+// How long each JetStream API request of a consumer's reattach (after lost
+// deliveries) waits, on the polling thread its member's partitions share.
+inline constexpr int64_t kReattachWaitMs = 1000;
 
 // natsSubscription_FetchRequest, guarded against cnats 3.4's result-array
 // overrun (heap corruption): a fetch that takes more messages from the

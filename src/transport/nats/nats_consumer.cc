@@ -42,6 +42,10 @@ struct Part {
   // whether deliveries after it never arrived (see Fetch).
   uint64_t last_delivery = 0;
   bool lost_deliveries = false;
+  // After a failed reattach (the consumer has no leader yet): not before
+  // this, and how many failed in a row.
+  Clock::time_point reattach_after{};
+  int reattach_failures = 0;
   bool paused = false;
   // Messages the server has for us beyond those fetched (the last fetched
   // message's pending count): 0 after a fetch found none; unknown (-1) at first.
@@ -154,10 +158,13 @@ class NatsConsumer final : public Consumer {
     for (;;) {
       if (wakeup_.exchange(false)) break;
       std::vector<Part*> ready;
+      const auto now = Clock::now();
       for (auto& [tp, part] : parts_) {
         // Without MaxAckPending room nothing comes before the next commit
         // (after Poll returns): fetching would spin until the deadline.
-        if (!part->paused && Room(*part) > 0) ready.push_back(part.get());
+        if (!part->paused && Room(*part) > 0 && Fetchable(*part, now)) {
+          ready.push_back(part.get());
+        }
       }
       // Disconnected: a fetch would only wait for the reconnect.
       if (ready.empty() || !session_.connected()) {
@@ -439,8 +446,9 @@ class NatsConsumer final : public Consumer {
   }
 
   // Ensures the partition's durable consumer (EnsureDurable) and subscribes
-  // to it.
-  Status Attach(Part& part) {
+  // to it. `api` (may be null: the context's 5 s) bounds each JetStream API
+  // request.
+  Status Attach(Part& part, jsOptions* api = nullptr) {
     const Config& config = session_.config();
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
@@ -453,7 +461,7 @@ class NatsConsumer final : public Consumer {
     cc.DeliverPolicy = config.subscriber.auto_offset_reset == OffsetReset::kEarliest
                            ? js_DeliverAll
                            : js_DeliverNew;
-    if (Status s = EnsureDurable(part, cc); !s.ok()) return s;
+    if (Status s = EnsureDurable(part, cc, api); !s.ok()) return s;
     natsStatus s = NATS_OK;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     jsSubOptions so;
@@ -462,7 +470,7 @@ class NatsConsumer final : public Consumer {
     so.Consumer = part.durable.c_str();
     session_.Attributed([&] {
       s = js_PullSubscribe(&part.sub, session_.js(), part.subject.c_str(), part.durable.c_str(),
-                           nullptr, &so, &jerr);
+                           api, &so, &jerr);
     });
     if (s != NATS_OK) return NatsError("pull subscribe " + part.durable, s, jerr);
     return Status();
@@ -476,15 +484,35 @@ class NatsConsumer final : public Consumer {
   // late are dropped with it. What we hold stays held; its redelivery
   // replaces the old delivery (Fetch) and is acked in its place.
   // Keeps trying on the next Fetch until it succeeds.
+  //
+  // This runs on the polling thread, which the member's other partitions
+  // share: while the consumer has no leader (an election, seconds), each
+  // request waits at most kReattachWaitMs and failed attempts back off, so
+  // the other partitions keep flowing.
   Status Reattach(Part& part) {
     natsSubscription_Destroy(part.sub);
     part.sub = nullptr;
-    if (Status s = Attach(part); !s.ok()) return s;
+    jsOptions api;
+    jsOptions_Init(&api);
+    api.Wait = kReattachWaitMs;
+    if (Status s = Attach(part, &api); !s.ok()) {
+      natsSubscription_Destroy(part.sub);  // a subscribe that failed leaves none; be sure
+      part.sub = nullptr;
+      const int doublings = std::min(part.reattach_failures++, 3);
+      part.reattach_after = Clock::now() + std::chrono::milliseconds(250 << doublings);
+      return s;
+    }
     part.last_delivery = 0;
     part.lost_deliveries = false;
+    part.reattach_failures = 0;
     part.backlog = -1;
     part.may_arrive = 0;
     return Status();
+  }
+
+  // Whether the partition can be fetched from now (not waiting to reattach).
+  static bool Fetchable(const Part& part, Clock::time_point now) {
+    return part.sub != nullptr || now >= part.reattach_after;
   }
 
   // Creates the partition's durable consumer, or takes over an existing one.
@@ -497,18 +525,18 @@ class NatsConsumer final : public Consumer {
   // (the committed frontier): everything unacknowledged is delivered again,
   // in log order. What the old owner handled but had not committed comes
   // again (at-least-once).
-  Status EnsureDurable(const Part& part, jsConsumerConfig& cc) {
+  Status EnsureDurable(const Part& part, jsConsumerConfig& cc, jsOptions* api = nullptr) {
     jsCtx* js = session_.js();
     const char* stream = part.stream.c_str();
     const std::string what = "consumer " + part.durable + " on " + part.stream;
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetConsumerInfo(&ci, js, stream, part.durable.c_str(), nullptr, &jerr);
+    natsStatus s = js_GetConsumerInfo(&ci, js, stream, part.durable.c_str(), api, &jerr);
     if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
       return NatsError(what, s, jerr);
     }
     if (s != NATS_OK) {
-      s = js_AddConsumer(nullptr, js, stream, &cc, nullptr, &jerr);
+      s = js_AddConsumer(nullptr, js, stream, &cc, api, &jerr);
       return s == NATS_OK ? Status() : NatsError("create " + what, s, jerr);
     }
     const bool orphaned = ci->NumAckPending > 0;
@@ -522,17 +550,17 @@ class NatsConsumer final : public Consumer {
                       (cc.MaxDeliver <= 0 || ci->Config->MaxDeliver == cc.MaxDeliver);
     jsConsumerInfo_Destroy(ci);
     if (orphaned) {
-      s = js_DeleteConsumer(js, stream, part.durable.c_str(), nullptr, &jerr);
+      s = js_DeleteConsumer(js, stream, part.durable.c_str(), api, &jerr);
       if (s != NATS_OK && jerr != JSConsumerNotFoundErr) return NatsError("reset " + what, s, jerr);
       cc.DeliverPolicy = js_DeliverByStartSequence;
       cc.OptStartSeq = floor + 1;
       cc.OptStartTime = 0;
-      s = js_AddConsumer(nullptr, js, stream, &cc, nullptr, &jerr);
+      s = js_AddConsumer(nullptr, js, stream, &cc, api, &jerr);
       return s == NATS_OK ? Status() : NatsError("recreate " + what, s, jerr);
     }
     if (same) return Status();
     // It exists with other settings (window, ack_wait): bring them up to date.
-    s = js_UpdateConsumer(nullptr, js, stream, &cc, nullptr, &jerr);
+    s = js_UpdateConsumer(nullptr, js, stream, &cc, api, &jerr);
     return s == NATS_OK ? Status() : NatsError("update " + what, s, jerr);
   }
 
@@ -576,7 +604,8 @@ class NatsConsumer final : public Consumer {
   // then costs a no_wait fetch its expiry.
   Status Fetch(Part& part, std::vector<RecordPtr>& out, size_t max, int64_t wait_ms) {
     if (part.lost_deliveries || part.sub == nullptr) {
-      if (Status s = Reattach(part); !s.ok()) return Status();  // again on the next fetch
+      if (!Fetchable(part, Clock::now())) return Status();
+      if (Status s = Reattach(part); !s.ok()) return Status();  // again after a backoff
     }
     const int64_t room =
         std::min<int64_t>(static_cast<int64_t>(max - std::min(max, out.size())), Room(part));

@@ -25,6 +25,9 @@ Status Leases::EnsureStream() {
   sc.Subjects = subjects;
   sc.SubjectsLen = 1;
   sc.Storage = js_MemoryStorage;
+  // Replicated like the topics' streams: on a cluster, one server's death
+  // must not take every group's leases with it.
+  sc.Replicas = session_.config().nats.replicas;
   sc.MaxMsgsPerSubject = 1;
   sc.MaxAge = Nanos(kLeaseTtl);
   sc.Duplicates = Nanos(kLeaseTtl);

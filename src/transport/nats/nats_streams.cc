@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "transport/nats/nats_common.h"
 
@@ -36,10 +37,28 @@ std::string RetentionText(int64_t max_age_ns) {
   return "max age " + std::to_string(seconds) + unit;
 }
 
-}  // namespace
-
-namespace {
+// Tries of a stream's set-up that goes unanswered (EnsureStream).
 constexpr int kEnsureAttempts = 3;
+
+// A replicated stream takes publishes once its servers have elected a
+// leader, a moment after it was created: publishes before that fail with no
+// responders. So creating one waits (boundedly) until it reports a leader.
+void WaitForLeader(jsCtx* js, const std::string& name) {
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = 500;
+    jsStreamInfo* info = nullptr;
+    const bool led = js_GetStreamInfo(&info, js, name.c_str(), &o, nullptr) == NATS_OK &&
+                     info->Cluster != nullptr && info->Cluster->Leader != nullptr;
+    jsStreamInfo_Destroy(info);
+    if (led || Clock::now() >= deadline) return;
+    // Polling the server's state: it announces no election to clients.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 }  // namespace
 
 Status NatsStreams::Ensure(const std::string& topic) {
@@ -129,7 +148,7 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
   if (exists && !nc.stream.empty()) return Status();  // a shared stream is the user's
   s = exists ? js_UpdateStream(nullptr, js, &sc, nullptr, &jerr)
              : js_AddStream(nullptr, js, &sc, nullptr, &jerr);
-  if (s != NATS_OK && !exists && jerr == JSStreamNameExistErr) return Status();  // raced
+  if (s != NATS_OK && !exists && jerr == JSStreamNameExistErr) s = NATS_OK;  // raced
   if (s != NATS_OK) {
     // Taken first: cnats keeps the error text per thread, and the check
     // below would overwrite it.
@@ -147,6 +166,7 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
     }
     return error;
   }
+  if (!exists && nc.replicas > 1) WaitForLeader(js, name);
   return Status();
 }
 
