@@ -158,7 +158,7 @@ std::string ValidateError(const std::function<void(Config&)>& change) {
 TEST(ConfigFields, TableCoversEveryConfigMember) {
   size_t top_level = 0;
   for (const Field& f : Fields()) top_level += f.path.find('.') == std::string_view::npos;
-  EXPECT_EQ(MemberCount<Config>(), top_level + 7);  // + memory, kafka, ..., metrics
+  EXPECT_EQ(MemberCount<Config>(), top_level + 8);  // + memory, kafka, ..., metrics, topics
   EXPECT_EQ(MemberCount<MemoryConfig>(), LeavesUnder("memory."));
   EXPECT_EQ(MemberCount<KafkaConfig>(), LeavesUnder("kafka."));
   EXPECT_EQ(MemberCount<NatsConfig>(), LeavesUnder("nats."));

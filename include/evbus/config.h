@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,42 @@ enum class OffsetReset { kEarliest, kLatest };
 
 // What start() does about topics that are missing or differ from what is expected.
 enum class TopicStrategy { kValidateOnly, kCreateIfMissing, kCreateOrUpdate, kSkip };
+
+// What a topic keeps (topics.<name>.persistence).
+enum class Persistence {
+  kPersistent,  // stored (and replicated): at-least-once, committed, replayable (the default)
+  kEphemeral,   // at-most-once notifications, never stored by evbus's consumers: Core NATS
+                // publish/subscribe (no JetStream), on Kafka read from the latest offset with
+                // no commits, on memory read from the log's end with no commits
+};
+
+// How PublishEnvelope writes a topic's records (topics.<name>.format). Any
+// subscriber reads all three: a CloudEvent from any producer decodes as an Envelope.
+enum class EventFormat {
+  kEnvelope,               // jxt-core's JSON envelope with X-* headers (the default)
+  kCloudEventsBinary,      // CloudEvents 1.0 binary mode: attributes in ce_ (Kafka, memory)
+                           // or ce- (NATS) headers, the payload as the record's value
+  kCloudEventsStructured,  // CloudEvents 1.0 structured mode: application/cloudevents+json
+};
+
+// One topic's settings (Config::topics, YAML `topics: {<name>: {...}}`, or
+// EventBus::ConfigureTopic before Start). Zero / unset means "the
+// transport's or subscriber's default"; jxt-core's ConfigureTopic set the same.
+struct TopicConfig {
+  Persistence persistence = Persistence::kPersistent;  // topics.<name>.persistence
+  int partitions = 0;     // topics.<name>.partitions: 0 = transport default, 1..10000
+  Duration retention{0};  // topics.<name>.retention: 0 = transport default (kafka: broker's
+                          // retention.ms; nats: nats.max_age; memory: by count and size only)
+  int replication = 0;    // topics.<name>.replication: 0 = kafka.replication_factor / nats.replicas
+  EventFormat format =
+      EventFormat::kEnvelope;  // topics.<name>.format:
+                               // envelope|cloudevents_binary|cloudevents_structured
+  // topics.<name>.payload_format: raw_json|base64|auto; unset = publisher.payload_format
+  // when publishing, subscriber.payload_format when subscribing.
+  std::optional<PayloadFormat> payload_format;
+  std::optional<Ordering> ordering;  // topics.<name>.ordering: unset = subscription's default
+  bool operator==(const TopicConfig&) const = default;
+};
 
 struct RetryPolicy {
   int max_attempts = 5;  // subscriber.retry.max_attempts, 1..1000 (1 = no retry)
@@ -231,6 +268,8 @@ struct Config {
   SubscriberConfig subscriber;
   HealthCheckConfig health_check;
   MetricsConfig metrics;
+  // topics.<name>.*: per-topic settings; topics not named here use the defaults.
+  std::map<std::string, TopicConfig> topics;
 };
 
 // Checks every value against its range and the cross-field rules.
@@ -260,6 +299,8 @@ EVBUS_EXPORT std::string_view ToString(TopicStrategy v);
 EVBUS_EXPORT std::string_view ToString(PayloadFormat v);
 EVBUS_EXPORT std::string_view ToString(WireGeneration v);
 EVBUS_EXPORT std::string_view ToString(NatsLayout v);
+EVBUS_EXPORT std::string_view ToString(Persistence v);
+EVBUS_EXPORT std::string_view ToString(EventFormat v);
 
 }  // namespace evbus
 

@@ -29,6 +29,9 @@ constexpr std::string_view kAssignors[] = {"range", "roundrobin", "cooperative-s
 constexpr std::string_view kIsolationLevels[] = {"read_committed", "read_uncommitted"};
 constexpr std::string_view kNatsStorages[] = {"file", "memory"};
 constexpr std::string_view kNatsLayouts[] = {"partitioned", "jxt"};
+constexpr std::string_view kPersistenceNames[] = {"persistent", "ephemeral"};
+constexpr std::string_view kEventFormatNames[] = {"envelope", "cloudevents_binary",
+                                                  "cloudevents_structured"};
 
 // Conversions between a field's C++ type and Value.
 template <typename T>
@@ -343,6 +346,14 @@ std::string_view ToString(PayloadFormat v) {
 
 std::string_view ToString(NatsLayout v) {
   return EnumName(config_internal::kNatsLayouts, static_cast<int>(v));
+}
+
+std::string_view ToString(Persistence v) {
+  return EnumName(config_internal::kPersistenceNames, static_cast<int>(v));
+}
+
+std::string_view ToString(EventFormat v) {
+  return EnumName(config_internal::kEventFormatNames, static_cast<int>(v));
 }
 
 std::string_view ToString(WireGeneration v) {
