@@ -153,6 +153,15 @@ class EVBUS_EXPORT EventBus {
   Status SubscribeEnvelope(std::string_view topic, EnvelopeHandler handler,
                            SubscribeOptions options = {});
 
+  // Sets `topic`'s settings (persistence, partitions, retention, replication,
+  // format, payload format, default ordering: see TopicConfig), as the YAML
+  // section topics.<name> does, replacing what the configuration said. Topics
+  // are created with them when the bus first needs them.
+  // REQUIRES: before Start(), the first publish and Subscribe(topic).
+  // Errors: InvalidArgument naming topics.<name>.<key> and the bad value;
+  // FailedPrecondition when called too late, saying what came first.
+  Status ConfigureTopic(std::string_view topic, const TopicConfig& settings);
+
   // Starts consumption of every subscribed topic (threads: workers, consumer
   // loop, retry timer), the health checks (health_check.enabled), the metrics
   // listener (metrics.enabled) and the ops thread when health checks or a

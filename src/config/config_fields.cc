@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <optional>
+#include <functional>
 #include <type_traits>
+
+#include "config/topic_fields.h"
 
 namespace evbus {
 namespace config_internal {
@@ -256,6 +260,87 @@ constexpr Field kFields[] = {
 
 #undef REF
 
+// The keys of a topic's section (topics.<name>.<key>); see topic_fields.h.
+template <typename T>
+struct Unwrap {
+  using type = T;
+};
+template <typename T>
+struct Unwrap<std::optional<T>> {
+  using type = T;
+};
+
+template <typename Ref>
+using TopicMemberType = std::remove_cvref_t<std::invoke_result_t<Ref, TopicConfig&>>;
+
+template <typename T>
+constexpr bool kIsOptional = !std::is_same_v<typename Unwrap<T>::type, T>;
+
+template <typename Ref>
+bool TopicPresent(const TopicConfig& t) {
+  if constexpr (kIsOptional<TopicMemberType<Ref>>) {
+    return Ref{}(t).has_value();
+  } else {
+    return true;
+  }
+}
+
+template <typename Ref>
+Value TopicGet(const TopicConfig& t) {
+  if constexpr (kIsOptional<TopicMemberType<Ref>>) {
+    return ToValue(*Ref{}(t));
+  } else {
+    return ToValue(Ref{}(t));
+  }
+}
+
+template <typename Ref>
+void TopicSet(TopicConfig& t, const Value& value) {
+  typename Unwrap<TopicMemberType<Ref>>::type v{};
+  FromValue(value, v);
+  Ref{}(t) = v;
+}
+
+template <typename Ref>
+constexpr TopicField MakeTopic(std::string_view key, Kind kind, int64_t min, int64_t max,
+                               std::span<const std::string_view> allowed = {}) {
+  return TopicField{Field{key, kind, nullptr, nullptr, min, max, allowed, false},
+                    &TopicPresent<Ref>, &TopicGet<Ref>, &TopicSet<Ref>};
+}
+
+template <typename Ref>
+constexpr TopicField TopicEnum(std::string_view key, Ref, std::span<const std::string_view> names) {
+  return MakeTopic<Ref>(key, Kind::kEnum, 0, static_cast<int64_t>(names.size()) - 1, names);
+}
+
+template <typename Ref>
+constexpr TopicField TopicInt(std::string_view key, Ref, int64_t min, int64_t max) {
+  return MakeTopic<Ref>(key, Kind::kInt, min, max);
+}
+
+template <typename Ref>
+constexpr TopicField TopicDur(std::string_view key, Ref, Duration min, Duration max) {
+  return MakeTopic<Ref>(key, Kind::kDuration, min.count(), max.count());
+}
+
+#define TOPIC_REF(member) \
+  [](auto& t) -> auto& { return t.member; }
+
+// 100 years: longer than any broker keeps anything, and far from overflow.
+constexpr Duration kMaxRetention = 24h * 365 * 100;
+
+constexpr TopicField kTopicFields[] = {
+    TopicEnum("persistence", TOPIC_REF(persistence), kPersistenceNames),
+    TopicInt("partitions", TOPIC_REF(partitions), 0, 10'000),
+    TopicDur("retention", TOPIC_REF(retention), 0s, kMaxRetention),
+    TopicInt("replication", TOPIC_REF(replication), 0, 100),
+    TopicEnum("format", TOPIC_REF(format), kEventFormatNames),
+    TopicEnum("payload_format", TOPIC_REF(payload_format), kPayloadFormatNames),
+    TopicEnum("ordering", TOPIC_REF(ordering), kOrderingNames),
+};
+
+#undef TOPIC_REF
+
 std::string_view EnumName(std::span<const std::string_view> names, int index) {
   if (index < 0 || static_cast<size_t>(index) >= names.size()) return "unknown";
   return names[index];
@@ -264,6 +349,8 @@ std::string_view EnumName(std::span<const std::string_view> names, int index) {
 }  // namespace
 
 std::span<const Field> Fields() { return kFields; }
+
+std::span<const TopicField> TopicFields() { return kTopicFields; }
 
 const Field* FindField(std::string_view path) {
   for (const Field& f : kFields) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config_fields.h"
+#include "config/topic_fields.h"
 
 namespace evbus {
 namespace config_internal {
@@ -134,6 +135,17 @@ std::string FormatConfigYaml(const Config& config) {
     }
     open = parts;
     config_internal::AppendField(f, f.get(config), name, 2 * parts.size(), out);
+  }
+  if (!config.topics.empty()) out += "topics:\n";
+  for (const auto& [topic, settings] : config.topics) {
+    out += fmt::format("  {}:", config_internal::QuoteString(topic));
+    std::string keys;
+    for (const config_internal::TopicField& tf : config_internal::TopicFields()) {
+      if (!tf.present(settings)) continue;
+      keys += fmt::format("\n    {}: {}", tf.field.path,
+                          config_internal::FormatScalar(tf.field, tf.get(settings)));
+    }
+    out += keys + "\n";
   }
   return out;
 }

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "config/config_fields.h"
+#include "config/topic_fields.h"
 
 namespace evbus {
 namespace config_internal {
@@ -244,6 +245,52 @@ Status ReadField(const Field& f, const YAML::Node& node, Config& config) {
   return Status();
 }
 
+// topics: {<name>: {<key>: <value>, ...}, ...}. Topic names are free (they
+// may contain dots), so this section is read by name, not through the table.
+Status ReadTopics(const YAML::Node& node, Config& config) {
+  if (node.IsNull()) return Status();
+  if (!node.IsMap()) {
+    return InvalidArgument(fmt::format(
+        "topics: expected a mapping of topic names to settings, got {}", Describe(node)));
+  }
+  std::set<std::string> seen;
+  for (const auto& topic_kv : node) {
+    if (!topic_kv.first.IsScalar()) return InvalidArgument("topics: keys must be topic names");
+    const std::string& topic = topic_kv.first.Scalar();
+    if (Status s = CheckTopicName(topic); !s.ok()) return s;
+    if (!seen.insert(topic).second) return InvalidArgument("topics." + topic + ": duplicate key");
+    TopicConfig settings = config.topics[topic];
+    const YAML::Node& section = topic_kv.second;
+    if (!section.IsNull() && !section.IsMap()) {
+      return InvalidArgument(fmt::format("topics.{}: expected a mapping of settings, got {}", topic,
+                                         Describe(section)));
+    }
+    std::set<std::string> keys;
+    for (const auto& kv : section) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      const auto fields = TopicFields();
+      const auto tf = std::find_if(fields.begin(), fields.end(),
+                                   [&](const TopicField& f) { return f.field.path == key; });
+      if (tf == fields.end()) {
+        std::string known;
+        for (const TopicField& f : fields)
+          known += (known.empty() ? "" : ", ") + std::string(f.field.path);
+        return InvalidArgument(
+            fmt::format("topics.{}.{}: unknown key (a topic has {})", topic, key, known));
+      }
+      std::string path;
+      const Field f = TopicFieldAt(*tf, topic, path);
+      if (!keys.insert(key).second) return InvalidArgument(path + ": duplicate key");
+      Result<Value> value = ReadValue(f, kv.second);
+      if (!value.ok()) return value.status();
+      if (Status s = CheckValue(f, *value); !s.ok()) return s;
+      tf->set(settings, *value);
+    }
+    config.topics[topic] = settings;
+  }
+  return Status();
+}
+
 // Reads the mapping at `prefix` ("" for the document root). Recursion only
 // follows known section names, so its depth is bounded by the table's.
 Status ReadSection(const YAML::Node& node, const std::string& prefix, Config& config) {
@@ -262,6 +309,10 @@ Status ReadSection(const YAML::Node& node, const std::string& prefix, Config& co
     if (!seen.insert(key).second) return InvalidArgument(path + ": duplicate key");
     if (key.find('.') != std::string::npos) {
       return InvalidArgument(path + ": unknown key (nest sections instead of dotted keys)");
+    }
+    if (path == "topics") {
+      if (Status s = ReadTopics(kv.second, config); !s.ok()) return s;
+      continue;
     }
     const Field* f = FindField(path);
     if (f == nullptr && !IsSection(path)) return InvalidArgument(path + ": unknown key");

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config_fields.h"
+#include "config/topic_fields.h"
 
 namespace evbus {
 namespace config_internal {
@@ -254,7 +255,11 @@ Status ValidateConfig(const Config& config) {
   }
   if (Status s = config_internal::CheckGeneral(config); !s.ok()) return s;
   if (Status s = config_internal::CheckKafka(config); !s.ok()) return s;
-  return config_internal::CheckNats(config);
+  if (Status s = config_internal::CheckNats(config); !s.ok()) return s;
+  for (const auto& [topic, settings] : config.topics) {
+    if (Status s = config_internal::CheckTopicConfig(config, topic, settings); !s.ok()) return s;
+  }
+  return Status();
 }
 
 }  // namespace evbus

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "codec/envelope_headers.h"
+#include "config/topic_fields.h"
 #include "core/event_bus_impl.h"
 #include "core/reaper.h"
 #include "core/testing.h"
@@ -43,6 +44,7 @@ Result<std::unique_ptr<EventBus>> EventBus::CreateWithTransport(
     const Config& config, uint64_t id, size_t threads_at_create,
     std::unique_ptr<transport::Transport> t) {
   std::shared_ptr<core::TransportRelay> relay = Impl::WireSinks(*t);
+  for (const auto& [topic, settings] : config.topics) t->topics()->Set(topic, settings);
   Result<std::unique_ptr<transport::Producer>> producer = t->CreateProducer();
   if (!producer.ok()) return producer.status();
   auto impl = std::make_unique<Impl>(config, id, threads_at_create, std::move(t),
@@ -117,7 +119,10 @@ Result<std::unique_ptr<core::Subscription>> MakeSubscription(std::string_view to
   }
   auto sub = std::make_unique<core::Subscription>();
   sub->topic = topic;
-  sub->ordering = options.ordering.value_or(default_ordering);
+  auto settings = config.topics.find(sub->topic);
+  const TopicConfig topic_settings =
+      settings == config.topics.end() ? TopicConfig() : settings->second;
+  sub->ordering = options.ordering.value_or(topic_settings.ordering.value_or(default_ordering));
   sub->retry = options.retry.value_or(config.subscriber.retry);
   sub->dead_letter_topic = options.dead_letter_topic.empty()
                                ? std::string(topic) + config.subscriber.dead_letter_suffix
@@ -130,7 +135,8 @@ Result<std::unique_ptr<core::Subscription>> MakeSubscription(std::string_view to
   sub->limiter =
       ops::RateLimiter::Make(rate, options.rate_burst.value_or(config.subscriber.rate_burst));
   sub->handler_timeout = options.handler_timeout.value_or(config.subscriber.handler_timeout);
-  sub->payload_format = options.payload_format.value_or(config.subscriber.payload_format);
+  sub->payload_format = options.payload_format.value_or(
+      topic_settings.payload_format.value_or(config.subscriber.payload_format));
   if (sub->handler_timeout.count() < 0) {
     return InvalidArgument("subscribe to " + std::string(topic) + ": handler_timeout " +
                            std::to_string(sub->handler_timeout.count()) + "ns is negative");
@@ -158,6 +164,10 @@ Status EventBus::SubscribeEnvelope(std::string_view topic, EnvelopeHandler handl
   if (!sub.ok()) return sub.status();
   (*sub)->envelope_handler = std::move(handler);
   return impl_->Subscribe(std::move(sub).value());
+}
+
+Status EventBus::ConfigureTopic(std::string_view topic, const TopicConfig& settings) {
+  return impl_->ConfigureTopic(topic, settings);
 }
 
 Status EventBus::Start() { return impl_->Start(); }
@@ -247,7 +257,9 @@ Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e
   Record record;
   record.topic = topic;
   const PublisherConfig& pc = config_.publisher;
-  if (Status s = EncodeEnvelope(e, record.payload, pc.payload_format, pc.jxt_compat); !s.ok()) {
+  const PayloadFormat format =
+      transport_->topics()->Get(topic).payload_format.value_or(pc.payload_format);
+  if (Status s = EncodeEnvelope(e, record.payload, format, pc.jxt_compat); !s.ok()) {
     return s;
   }
   record.key = e.aggregate_id;
@@ -279,6 +291,27 @@ Status EventBus::Impl::Subscribe(std::unique_ptr<core::Subscription> sub) {
     return Status();
   }
   return StartEngineLocked();
+}
+
+Status EventBus::Impl::ConfigureTopic(std::string_view topic, const TopicConfig& settings) {
+  if (Status s = config_internal::CheckTopicConfig(config_, topic, settings); !s.ok()) return s;
+  const std::string name(topic);
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string what = "ConfigureTopic(" + name + ")";
+  if (state() != BusState::kCreated) {
+    return FailedPrecondition(what + " must come before Start(); the bus is " +
+                              std::string(ToString(state())));
+  }
+  if (relay_open_.load(std::memory_order_acquire)) {
+    return FailedPrecondition(what + " must come before the first publish");
+  }
+  if (subs_.count(name) != 0) {
+    return FailedPrecondition(what + " must come before Subscribe(" + name +
+                              "), which took the topic's defaults");
+  }
+  config_.topics[name] = settings;
+  transport_->topics()->Set(name, settings);
+  return Status();
 }
 
 core::ConsumerLoop::Subscriptions EventBus::Impl::SubscriptionsLocked() const {

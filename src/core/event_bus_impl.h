@@ -42,6 +42,7 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   Status Publish(Record record, core::Publisher::Meta meta, PublishCallback done);
   Status PublishEnvelope(std::string_view topic, const Envelope& envelope, PublishCallback done);
   Status Subscribe(std::unique_ptr<core::Subscription> sub);
+  Status ConfigureTopic(std::string_view topic, const TopicConfig& settings);
   Status Start();
   Result<CloseReport> Close(std::chrono::milliseconds timeout);
   Status SetErrorCallback(ErrorCallback callback);
@@ -90,7 +91,9 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   Status CheckCallbackSetLocked(std::string_view what, bool before_publish) const;
   ops::MetricsInput CollectMetrics() const;
 
-  const Config config_;
+  // Constant but for config_.topics, which ConfigureTopic writes before
+  // Start() and the first publish (so no other thread reads it yet).
+  Config config_;
   const uint64_t id_;
   const size_t threads_at_create_;
   std::atomic<BusState> state_{BusState::kCreated};

@@ -39,6 +39,21 @@ Status CheckTopicPartitions(std::string_view transport, const std::string& topic
       std::string(setting) + " to " + std::to_string(have));
 }
 
+TopicTable::TopicTable(const std::map<std::string, TopicConfig>& topics) {
+  for (const auto& [topic, settings] : topics) Set(topic, settings);
+}
+
+const TopicConfig& TopicTable::Get(std::string_view topic) const {
+  static const TopicConfig kDefaults;
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? kDefaults : it->second;
+}
+
+void TopicTable::Set(const std::string& topic, const TopicConfig& settings) {
+  topics_[topic] = settings;
+  any_ephemeral_ = any_ephemeral_ || settings.persistence == Persistence::kEphemeral;
+}
+
 Result<std::unique_ptr<Transport>> CreateTransport(const Config& config,
                                                    [[maybe_unused]] uint64_t bus_id) {
   switch (config.transport) {

@@ -14,9 +14,11 @@
 #include <compare>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "evbus/config.h"
@@ -157,6 +159,27 @@ struct TopicInfo {
   std::vector<PartitionPlacement> placement = {};  // by partition; empty if not replicated
 };
 
+// Per-topic settings (Config::topics, then EventBus::ConfigureTopic). Written
+// only before the bus starts and publishes (the bus enforces that), read
+// without a lock afterwards, from any thread.
+class TopicTable {
+ public:
+  explicit TopicTable(const std::map<std::string, TopicConfig>& topics = {});
+  // The settings of `topic`: its entry, or the defaults.
+  const TopicConfig& Get(std::string_view topic) const;
+  // True when `topic` is ephemeral (at-most-once, never stored by consumers).
+  bool ephemeral(std::string_view topic) const {
+    return any_ephemeral_ && Get(topic).persistence == Persistence::kEphemeral;
+  }
+  // True when `topic` has settings of its own.
+  bool Has(std::string_view topic) const { return !topics_.empty() && topics_.count(topic) != 0; }
+  void Set(const std::string& topic, const TopicConfig& settings);
+
+ private:
+  std::map<std::string, TopicConfig, std::less<>> topics_;
+  bool any_ephemeral_ = false;  // lets persistent-only buses skip the lookup
+};
+
 // Asynchronous transport problems (connection lost, broker errors, records
 // lost to retention). Called from transport threads, never under a lock.
 using ErrorSink = std::function<void(const Status&)>;
@@ -170,6 +193,10 @@ class Transport {
  public:
   virtual ~Transport() = default;
   virtual std::string_view name() const = 0;
+  // Per-topic settings, shared with the producers and consumers this
+  // transport creates. The bus fills it (Config::topics, ConfigureTopic)
+  // before it creates any of them.
+  const std::shared_ptr<TopicTable>& topics() const { return topics_; }
   // Set once, before any producer or consumer is created.
   virtual void SetErrorSink(ErrorSink sink) { (void)sink; }
   // Set once, before any producer or consumer is created. A transport that
@@ -188,6 +215,9 @@ class Transport {
                   std::string(name()) + " transport cannot list topics; name them to describe");
   }
   virtual bool connected() const = 0;
+
+ private:
+  const std::shared_ptr<TopicTable> topics_ = std::make_shared<TopicTable>();
 };
 
 // The topic strategy's verdict on an existing `topic` that has `have`

@@ -40,9 +40,10 @@ void OnCommitCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 
 }  // namespace
 
-Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Config& config,
-                                                             KafkaShared* shared, uint64_t bus_id) {
-  std::unique_ptr<KafkaConsumer> c(new KafkaConsumer(shared));
+Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
+    const Config& config, KafkaShared* shared, uint64_t bus_id,
+    std::shared_ptr<const TopicTable> topics) {
+  std::unique_ptr<KafkaConsumer> c(new KafkaConsumer(shared, std::move(topics)));
   Result<Handle> h =
       NewHandle(config, Role::kConsumer, shared, bus_id, c.get(), [](rd_kafka_conf_t* conf) {
         rd_kafka_conf_set_rebalance_cb(conf, OnRebalanceCb);
@@ -72,6 +73,10 @@ void KafkaConsumer::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
   const std::vector<TopicPartition> tps = ToVector(parts);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     assignment_seen_ = true;
+    // Ephemeral topics are read from now on, whatever the group committed.
+    for (int i = 0; i < parts->cnt; ++i) {
+      if (topics_->ephemeral(parts->elems[i].topic)) parts->elems[i].offset = RD_KAFKA_OFFSET_END;
+    }
     if (listener_ != nullptr) listener_->OnAssigned(tps);
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts);
@@ -259,9 +264,11 @@ Status KafkaConsumer::Commit(const std::vector<CommitOffset>& offsets,
                              std::optional<Clock::time_point> wait_until) {
   ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
   for (const CommitOffset& c : offsets) {
+    if (topics_->ephemeral(c.tp.topic)) continue;  // at-most-once: never committed
     rd_kafka_topic_partition_list_add(list.get(), c.tp.topic.c_str(), c.tp.partition)->offset =
         c.next_offset;
   }
+  if (list->cnt == 0) return Status();
   if (!wait_until) return FromKafka(rd_kafka_commit(handle_.get(), list.get(), 1), "kafka commit");
   // librdkafka keeps a commit it cannot send waiting for the coordinator, and
   // rd_kafka_destroy waits for such commits up to the session timeout: with
@@ -317,6 +324,7 @@ std::vector<PartitionLag> KafkaConsumer::Lag() {
     rd_kafka_get_watermark_offsets(handle_.get(), e.topic, e.partition, &low, &high);
     PartitionLag lag{{e.topic, e.partition}, high, e.offset >= 0 ? e.offset : -1, 0};
     lag.lag = high - std::max<int64_t>(lag.committed >= 0 ? lag.committed : low, low);
+    if (topics_->ephemeral(e.topic)) lag.lag = 0;  // nothing is owed: read from the end
     out.push_back(lag);
   }
   return out;

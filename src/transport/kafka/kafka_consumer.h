@@ -45,8 +45,11 @@ namespace evbus::transport::kafka {
 
 class KafkaConsumer final : public Consumer {
  public:
+  // `topics`: per-topic settings; an ephemeral topic's partitions are read
+  // from their end on every assignment and never committed.
   static Result<std::unique_ptr<KafkaConsumer>> Create(const Config& config, KafkaShared* shared,
-                                                       uint64_t bus_id);
+                                                       uint64_t bus_id,
+                                                       std::shared_ptr<const TopicTable> topics);
   ~KafkaConsumer() override { (void)Close(Clock::now()); }
 
   Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) override;
@@ -66,7 +69,8 @@ class KafkaConsumer final : public Consumer {
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
 
  private:
-  explicit KafkaConsumer(KafkaShared* shared) : shared_(shared) {}
+  KafkaConsumer(KafkaShared* shared, std::shared_ptr<const TopicTable> topics)
+      : shared_(shared), topics_(std::move(topics)) {}
   // A spare record refilled in place, or a new one.
   RecordPtr ToRecord(const rd_kafka_message_t& msg);
   // Appends `msg` to `out`, or holds it back (paused partition), or reports it (error).
@@ -98,6 +102,7 @@ class KafkaConsumer final : public Consumer {
   bool TakeHeld(std::vector<RecordPtr>& out, size_t max_records);
 
   KafkaShared* shared_;
+  const std::shared_ptr<const TopicTable> topics_;
   Handle handle_;
   QueuePtr queue_;  // the consumer queue, for Wakeup
   RebalanceListener* listener_ = nullptr;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "transport/kafka/kafka_common.h"
 #include "transport/kafka/kafka_consumer.h"
@@ -46,7 +48,7 @@ class KafkaTransport final : public Transport {
   Result<std::unique_ptr<Consumer>> CreateConsumer(const std::string& group) override {
     Config c = config_;
     c.subscriber.group = group;
-    auto consumer = kafka::KafkaConsumer::Create(c, &shared_, bus_id_);
+    auto consumer = kafka::KafkaConsumer::Create(c, &shared_, bus_id_, topics());
     if (!consumer.ok()) return consumer.status();
     return std::unique_ptr<Consumer>(std::move(consumer).value());
   }
@@ -63,8 +65,11 @@ class KafkaTransport final : public Transport {
     if (!admin.ok()) return admin.status();
     Result<int32_t> partitions = PartitionsOf(admin->get(), topic, timeout_ms);
     if (partitions.ok()) {
-      return CheckTopicPartitions("kafka", topic, *partitions, config_.kafka.topic_partitions,
-                                  "kafka.topic_partitions", config_.topic_strategy);
+      const bool own = topics()->Get(topic).partitions > 0;
+      return CheckTopicPartitions(
+          "kafka", topic, *partitions, PartitionsFor(topic),
+          own ? "topics." + topic + ".partitions" : "kafka.topic_partitions",
+          config_.topic_strategy);
     }
     if (partitions.status().code() != ErrorCode::kNotFound) return partitions.status();
     if (config_.topic_strategy == TopicStrategy::kValidateOnly) {
@@ -156,18 +161,36 @@ class KafkaTransport final : public Transport {
     return NotFound("kafka topic " + topic + " does not exist");
   }
 
+  // The topic's own count (topics.<name>.partitions), else kafka.topic_partitions.
+  int32_t PartitionsFor(const std::string& topic) const {
+    const int own = topics()->Get(topic).partitions;
+    return own > 0 ? own : config_.kafka.topic_partitions;
+  }
+
   Status Create(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+    const TopicConfig& settings = topics()->Get(topic);
+    const int replication =
+        settings.replication > 0 ? settings.replication : config_.kafka.replication_factor;
     char err[512];
     rd_kafka_NewTopic_t* nt =
-        rd_kafka_NewTopic_new(topic.c_str(), config_.kafka.topic_partitions,
-                              config_.kafka.replication_factor, err, sizeof(err));
+        rd_kafka_NewTopic_new(topic.c_str(), PartitionsFor(topic), replication, err, sizeof(err));
     if (nt == nullptr) return InvalidArgument("kafka topic " + topic + ": " + err);
+    std::vector<std::pair<std::string, std::string>> topic_config;
     if (config_.kafka.min_insync_replicas > 0) {
-      const std::string min_isr = std::to_string(config_.kafka.min_insync_replicas);
-      if (rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", min_isr.c_str()) !=
+      topic_config.emplace_back("min.insync.replicas",
+                                std::to_string(config_.kafka.min_insync_replicas));
+    }
+    if (settings.retention.count() > 0) {
+      topic_config.emplace_back(
+          "retention.ms",
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::milliseconds>(settings.retention).count()));
+    }
+    for (const auto& [name, value] : topic_config) {
+      if (rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str()) !=
           RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_NewTopic_destroy(nt);
-        return InvalidArgument("kafka topic " + topic + ": min.insync.replicas " + min_isr);
+        return InvalidArgument("kafka topic " + topic + ": " + name + " " + value);
       }
     }
     QueuePtr queue(rd_kafka_queue_new(rk));

@@ -17,7 +17,7 @@ std::shared_ptr<MemoryBroker> MemoryBroker::Named(const std::string& name, const
   return broker;
 }
 
-Status MemoryBroker::CreateTopic(const std::string& topic, int32_t partitions) {
+Status MemoryBroker::CreateTopic(const std::string& topic, int32_t partitions, bool ephemeral) {
   if (partitions == 0) partitions = options_.default_partitions;
   if (partitions < 1) {
     return InvalidArgument("topic " + topic + ": partitions must be >= 1, got " +
@@ -28,6 +28,7 @@ Status MemoryBroker::CreateTopic(const std::string& topic, int32_t partitions) {
     return Status(ErrorCode::kAlreadyExists, "topic " + topic + " already exists");
   }
   topics_[topic].partitions.resize(static_cast<size_t>(partitions));
+  topics_[topic].ephemeral = ephemeral;
   for (auto& [name, group] : groups_) RebalanceLocked(group);  // new partitions to assign
   NotifyLocked();
   return Status();
@@ -217,10 +218,12 @@ MemoryBroker::Step MemoryBroker::PollStep(const std::string& group_name, MemberI
     for (const TopicPartition& tp : m.target) {
       if (m.owned.count(tp) != 0 || group.owner.count(tp) != 0) continue;
       group.owner[tp] = id;
-      const PartitionLog& log = topics_[tp.topic].partitions[static_cast<size_t>(tp.partition)];
+      const Topic& topic = topics_[tp.topic];
+      const PartitionLog& log = topic.partitions[static_cast<size_t>(tp.partition)];
       auto c = group.committed.find(tp);
-      m.owned[tp] = c != group.committed.end() ? std::max(c->second, log.start_offset)
-                                               : log.start_offset;  // auto_offset_reset earliest
+      m.owned[tp] = topic.ephemeral              ? log.end_offset()
+                    : c != group.committed.end() ? std::max(c->second, log.start_offset)
+                                                 : log.start_offset;  // auto_offset_reset earliest
       assigned.partitions.push_back(tp);
     }
     if (!assigned.partitions.empty()) return assigned;
@@ -287,7 +290,9 @@ Status MemoryBroker::Commit(const std::string& group_name, MemberId id,
                                 " by a member that does not own it");
     }
   }
-  for (const CommitOffset& c : offsets) group.committed[c.tp] = c.next_offset;
+  for (const CommitOffset& c : offsets) {
+    if (!topics_[c.tp.topic].ephemeral) group.committed[c.tp] = c.next_offset;
+  }
   return Status();
 }
 
@@ -299,11 +304,13 @@ std::vector<PartitionLag> MemoryBroker::Lag(const std::string& group_name, Membe
   auto m = g->second.members.find(id);
   if (m == g->second.members.end()) return out;
   for (const auto& [tp, pos] : m->second.owned) {
-    const PartitionLog& log = topics_.at(tp.topic).partitions[static_cast<size_t>(tp.partition)];
+    const Topic& topic = topics_.at(tp.topic);
+    const PartitionLog& log = topic.partitions[static_cast<size_t>(tp.partition)];
     PartitionLag lag{tp, log.end_offset(), -1, 0};
     auto c = g->second.committed.find(tp);
     if (c != g->second.committed.end()) lag.committed = c->second;
-    lag.lag = log.end_offset() - std::max(lag.committed, log.start_offset);
+    // An ephemeral topic owes nothing to a reader: it reads from the end.
+    lag.lag = topic.ephemeral ? 0 : log.end_offset() - std::max(lag.committed, log.start_offset);
     out.push_back(lag);
   }
   return out;

@@ -48,9 +48,10 @@ class MemoryBroker {
 
   explicit MemoryBroker(const Options& options) : options_(options) {}
 
-  // `partitions` 0 means the broker's default.
+  // `partitions` 0 means the broker's default. An `ephemeral` topic's
+  // readers start at the end of its log and their commits are not kept.
   // Errors: AlreadyExists, InvalidArgument (partitions < 0).
-  Status CreateTopic(const std::string& topic, int32_t partitions);
+  Status CreateTopic(const std::string& topic, int32_t partitions, bool ephemeral = false);
   std::optional<int32_t> Partitions(const std::string& topic) const;
   // Every topic with its partition count and retention, sorted by name.
   std::vector<TopicInfo> Topics() const;
@@ -102,6 +103,9 @@ class MemoryBroker {
   };
   struct Topic {
     std::vector<PartitionLog> partitions;
+    // At-most-once (Persistence::kEphemeral): members start reading at the
+    // log's end and their commits are not kept.
+    bool ephemeral = false;
   };
   struct Member {
     std::vector<std::string> topics;

@@ -9,13 +9,30 @@ bool MayCreate(TopicStrategy s) {
   return s == TopicStrategy::kCreateIfMissing || s == TopicStrategy::kCreateOrUpdate;
 }
 
+// Creates `topic` with its settings (topics.<name>) when it is missing.
+// Errors: InvalidArgument.
+Status CreateMissing(MemoryBroker& broker, const TopicTable& topics, const std::string& topic) {
+  if (broker.Partitions(topic)) return Status();
+  const TopicConfig& settings = topics.Get(topic);
+  Status s = broker.CreateTopic(topic, settings.partitions,
+                                settings.persistence == Persistence::kEphemeral);
+  return s.code() == ErrorCode::kAlreadyExists ? Status() : s;  // created concurrently
+}
+
 class MemoryProducer final : public Producer {
  public:
-  MemoryProducer(std::shared_ptr<MemoryBroker> broker, TopicStrategy strategy)
-      : broker_(std::move(broker)), create_missing_(MayCreate(strategy)) {}
+  MemoryProducer(std::shared_ptr<MemoryBroker> broker, TopicStrategy strategy,
+                 std::shared_ptr<const TopicTable> topics)
+      : broker_(std::move(broker)),
+        create_missing_(MayCreate(strategy)),
+        topics_(std::move(topics)) {}
 
   Status Produce(Record&& record, DeliveryCallback done) override {
     if (closed_.load(std::memory_order_acquire)) return Closed("producer is closed");
+    // A topic with settings of its own is created with them, not the defaults.
+    if (create_missing_ && topics_->Has(record.topic)) {
+      if (Status s = CreateMissing(*broker_, *topics_, record.topic); !s.ok()) return s;
+    }
     Result<MemoryBroker::Appended> r = broker_->Append(std::move(record), create_missing_);
     if (!r.ok()) return r.status();
     if (done) done(Status(), r->partition, r->offset);
@@ -27,13 +44,18 @@ class MemoryProducer final : public Producer {
  private:
   std::shared_ptr<MemoryBroker> broker_;
   const bool create_missing_;
+  const std::shared_ptr<const TopicTable> topics_;
   std::atomic<bool> closed_{false};
 };
 
 class MemoryConsumer final : public Consumer {
  public:
-  MemoryConsumer(std::shared_ptr<MemoryBroker> broker, std::string group, TopicStrategy strategy)
-      : broker_(std::move(broker)), group_(std::move(group)), strategy_(strategy) {}
+  MemoryConsumer(std::shared_ptr<MemoryBroker> broker, std::string group, TopicStrategy strategy,
+                 std::shared_ptr<const TopicTable> topics)
+      : broker_(std::move(broker)),
+        group_(std::move(group)),
+        strategy_(strategy),
+        topics_(std::move(topics)) {}
   ~MemoryConsumer() override {
     if (member_ != 0) broker_->Leave(group_, member_);
   }
@@ -42,8 +64,7 @@ class MemoryConsumer final : public Consumer {
     for (const std::string& t : topics) {
       if (broker_->Partitions(t)) continue;
       if (!MayCreate(strategy_)) return NotFound("topic " + t + " does not exist");
-      Status s = broker_->CreateTopic(t, 0);  // 0 = default partitions
-      (void)s;
+      if (Status s = CreateMissing(*broker_, *topics_, t); !s.ok()) return s;
     }
     listener_ = listener;
     if (member_ == 0) {
@@ -116,6 +137,7 @@ class MemoryConsumer final : public Consumer {
   std::shared_ptr<MemoryBroker> broker_;
   const std::string group_;
   const TopicStrategy strategy_;
+  const std::shared_ptr<const TopicTable> topics_;
   // Atomic: Wakeup() reads it from any thread while Subscribe/Close (the
   // polling thread) set it; the broker ignores a wakeup for a member that left.
   std::atomic<MemoryBroker::MemberId> member_{0};
@@ -134,10 +156,10 @@ class MemoryTransport final : public Transport {
 
   std::string_view name() const override { return "memory"; }
   Result<std::unique_ptr<Producer>> CreateProducer() override {
-    return std::unique_ptr<Producer>(new MemoryProducer(broker_, strategy_));
+    return std::unique_ptr<Producer>(new MemoryProducer(broker_, strategy_, topics()));
   }
   Result<std::unique_ptr<Consumer>> CreateConsumer(const std::string& group) override {
-    return std::unique_ptr<Consumer>(new MemoryConsumer(broker_, group, strategy_));
+    return std::unique_ptr<Consumer>(new MemoryConsumer(broker_, group, strategy_, topics()));
   }
   Status EnsureTopic(const std::string& topic) override {
     if (strategy_ == TopicStrategy::kSkip) return Status();
@@ -148,11 +170,11 @@ class MemoryTransport final : public Transport {
                         " does not exist (topic_strategy validate_only: create it first, or use "
                         "create_if_missing)");
       }
-      Status s = broker_->CreateTopic(topic, partitions_);
-      if (s.code() == ErrorCode::kAlreadyExists) return Status();  // created concurrently
-      return s;
+      return CreateMissing(*broker_, *topics(), topic);
     }
-    return CheckTopicPartitions("memory", topic, *have, partitions_, "memory.partitions",
+    const int32_t own = topics()->Get(topic).partitions;
+    return CheckTopicPartitions("memory", topic, *have, own > 0 ? own : partitions_,
+                                own > 0 ? "topics." + topic + ".partitions" : "memory.partitions",
                                 strategy_);
   }
   Result<TopicInfo> DescribeTopic(const std::string& topic) override {

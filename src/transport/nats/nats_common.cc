@@ -1,5 +1,7 @@
 #include "transport/nats/nats_common.h"
 
+#include "transport/spare_records.h"
+
 namespace evbus::transport::nats {
 
 std::string Sanitize(std::string_view s) {
@@ -110,6 +112,30 @@ Status NatsError(std::string_view what, natsStatus s, jsErrCode jerr) {
   }
   if (jerr == JSStreamNotFoundErr || jerr == JSConsumerNotFoundErr) code = ErrorCode::kNotFound;
   return Status(code, std::move(message));
+}
+
+// The record's key (from kKeyHeader) and headers, over what it held.
+void FillKeyAndHeaders(natsMsg* msg, Record& r) {
+  r.key.clear();
+  HeaderFiller headers(r.headers);
+  const char** keys = nullptr;
+  int nkeys = 0;
+  if (natsMsgHeader_Keys(msg, &keys, &nkeys) != NATS_OK) return;
+  for (int i = 0; i < nkeys; ++i) {
+    const std::string_view key = keys[i];
+    const char** values = nullptr;
+    int nvalues = 0;
+    if (natsMsgHeader_Values(msg, keys[i], &values, &nvalues) != NATS_OK) continue;
+    for (int j = 0; j < nvalues; ++j) {
+      if (key == kKeyHeader) {
+        r.key.assign(values[j]);
+      } else if (key != "Nats-Msg-Id") {
+        headers.Add(key, values[j]);
+      }
+    }
+    free(static_cast<void*>(values));
+  }
+  free(static_cast<void*>(keys));
 }
 
 }  // namespace evbus::transport::nats

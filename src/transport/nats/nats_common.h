@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "evbus/config.h"
+#include "evbus/record.h"
 #include "evbus/status.h"
 
 namespace evbus::transport::nats {
@@ -90,6 +91,9 @@ std::string Sanitize(std::string_view s);
 int32_t Partitions(const NatsConfig& config);
 std::string StreamName(const NatsConfig& config, std::string_view topic, int32_t partition);
 std::string Subject(const NatsConfig& config, std::string_view topic, int32_t partition);
+
+// The record's key (from kKeyHeader) and headers, over what `r` held.
+void FillKeyAndHeaders(natsMsg* msg, Record& r);
 std::string DurableName(const NatsConfig& config, std::string_view group, std::string_view topic,
                         int32_t partition);
 // The subjects a stream evbus creates for `topic` gets.

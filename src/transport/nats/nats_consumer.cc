@@ -9,6 +9,7 @@
 
 #include "core/thread.h"
 #include "transport/nats/nats_common.h"
+#include "transport/nats/nats_ephemeral.h"
 #include "transport/nats/nats_leases.h"
 #include "transport/spare_records.h"
 
@@ -69,30 +70,6 @@ int64_t EagerCommitAfter(const Config& config) {
   return std::max<int64_t>(1, config.subscriber.window / 2);
 }
 
-// The record's key (from kKeyHeader) and headers, over what it held.
-void FillKeyAndHeaders(natsMsg* msg, Record& r) {
-  r.key.clear();
-  HeaderFiller headers(r.headers);
-  const char** keys = nullptr;
-  int nkeys = 0;
-  if (natsMsgHeader_Keys(msg, &keys, &nkeys) != NATS_OK) return;
-  for (int i = 0; i < nkeys; ++i) {
-    const std::string_view key = keys[i];
-    const char** values = nullptr;
-    int nvalues = 0;
-    if (natsMsgHeader_Values(msg, keys[i], &values, &nvalues) != NATS_OK) continue;
-    for (int j = 0; j < nvalues; ++j) {
-      if (key == kKeyHeader) {
-        r.key.assign(values[j]);
-      } else if (key != "Nats-Msg-Id") {
-        headers.Add(key, values[j]);
-      }
-    }
-    free(static_cast<void*>(values));
-  }
-  free(static_cast<void*>(keys));
-}
-
 // Fills `r` (a spare or a new record: every field is assigned).
 RecordPtr ToRecord(std::shared_ptr<Record> r, const TopicPartition& tp, natsMsg* msg, uint64_t seq,
                    int64_t time_ns) {
@@ -114,7 +91,10 @@ RecordPtr ToRecord(std::shared_ptr<Record> r, const TopicPartition& tp, natsMsg*
 class NatsConsumer final : public Consumer {
  public:
   NatsConsumer(NatsSession& session, NatsStreams& streams, std::string group)
-      : session_(session), streams_(streams), group_(std::move(group)) {
+      : session_(session),
+        streams_(streams),
+        group_(std::move(group)),
+        ephemeral_(session, group_) {
     session_.Pin();
   }
   ~NatsConsumer() override {
@@ -122,20 +102,28 @@ class NatsConsumer final : public Consumer {
       StopKeeper();
       for (auto& [tp, part] : parts_) Drop(*part, /*nak=*/true);
       parts_.clear();
+      ephemeral_.UnsubscribeAll();
       session_.Unpin();
     }
   }
 
   Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) override {
     if (closed_) return Closed("consumer is closed");
+    std::vector<std::string> stored, ephemeral;
     for (const std::string& t : topics) {
+      (streams_.ephemeral(t) ? ephemeral : stored).push_back(t);
       if (Status s = streams_.Ensure(t); !s.ok()) return s;
     }
     if (Status s = session_.Connect(); !s.ok()) return s;
+    // Ephemeral topics' partitions are this member's from now on; the
+    // listener hears of it in the next Poll, where rebalance callbacks run.
+    if (Status s = ephemeral_.Set(ephemeral, &ephemeral_added_, &ephemeral_removed_); !s.ok()) {
+      return s;
+    }
     if (!leases_) {
       leases_ = std::make_unique<Leases>(session_, group_, NewMemberId(session_.bus_id()));
     }
-    topics_ = topics;
+    topics_ = stored;
     listener_ = listener;
     next_step_ = Clock::time_point{};  // claim at the next Poll
     if (!keeper_.joinable()) {
@@ -149,6 +137,14 @@ class NatsConsumer final : public Consumer {
     if (!leases_) return FailedPrecondition("poll before subscribe");
     if (closed_) return Closed("consumer is closed");
     Status status = Maintain();
+    if (listener_ != nullptr && !ephemeral_removed_.empty()) {
+      listener_->OnRevoked(ephemeral_removed_, /*lost=*/false);
+    }
+    if (listener_ != nullptr && !ephemeral_added_.empty()) listener_->OnAssigned(ephemeral_added_);
+    ephemeral_removed_.clear();
+    ephemeral_added_.clear();
+    ephemeral_.Take(out, max, std::chrono::milliseconds(0), spare_);
+    if (!out.empty()) return status;
     // Back for the next lease step: the leases are refreshed on time, and a
     // member without partitions (nothing to fetch) claims as soon as it may.
     const auto deadline = std::min(Clock::now() + timeout, next_step_);
@@ -165,6 +161,18 @@ class NatsConsumer final : public Consumer {
         if (!part->paused && Room(*part) > 0 && Fetchable(*part, now)) {
           ready.push_back(part.get());
         }
+      }
+      // Nothing stored to fetch: wait on the ephemeral topics' messages, a
+      // slice at a time (so a wakeup is seen), as a fetch would.
+      if (ready.empty() && !ephemeral_.empty() && session_.connected()) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) break;
+        state.unlock();
+        ephemeral_.Take(out, max, std::min(left, std::chrono::milliseconds(kFetchSliceMs)), spare_);
+        state.lock();
+        if (!out.empty()) break;
+        continue;
       }
       // Disconnected: a fetch would only wait for the reconnect.
       if (ready.empty() || !session_.connected()) {
@@ -225,6 +233,7 @@ class NatsConsumer final : public Consumer {
     std::lock_guard<std::mutex> state(mu_);
     Status result;
     for (const CommitOffset& o : offsets) {
+      if (streams_.ephemeral(o.tp.topic)) continue;  // at-most-once: nothing to ack
       auto it = parts_.find(o.tp);
       // A lease the keeper found lost is not ours to ack on: its next owner
       // may have restarted the durable consumer already.
@@ -287,6 +296,9 @@ class NatsConsumer final : public Consumer {
       std::lock_guard<std::mutex> state(mu_);
       for (auto& [tp, part] : parts_) all.push_back(tp);
     }
+    // Ephemeral partitions the listener was told about.
+    ephemeral_.UnsubscribeAll(&all);
+    for (const TopicPartition& tp : ephemeral_added_) std::erase(all, tp);
     // The keeper holds the leases while the listener finishes their work.
     if (!all.empty() && listener_) listener_->OnRevoked(all, /*lost=*/false);
     StopKeeper();
@@ -667,7 +679,11 @@ class NatsConsumer final : public Consumer {
   NatsSession& session_;
   NatsStreams& streams_;
   const std::string group_;
-  std::vector<std::string> topics_;
+  std::vector<std::string> topics_;  // stored (JetStream) topics
+  EphemeralSubscriptions ephemeral_;
+  // Ephemeral partitions gained or lost, for the listener at the next Poll.
+  std::vector<TopicPartition> ephemeral_added_;
+  std::vector<TopicPartition> ephemeral_removed_;
   RebalanceListener* listener_ = nullptr;
   size_t rr_ = 0;
   SpareRecords spare_;  // refilled by Fetch (polling thread)

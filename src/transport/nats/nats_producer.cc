@@ -111,6 +111,7 @@ class NatsProducer final : public Producer {
     std::shared_lock<std::shared_mutex> use(use_mu_);  // Close waits for us
     if (closed_.load(std::memory_order_acquire)) return Closed("producer is closed");
     if (Status s = Start(); !s.ok()) return s;
+    if (streams_.ephemeral(record.topic)) return PublishCore(record, done);
     if (Status s = streams_.Ensure(record.topic); !s.ok()) return s;
     const int32_t partition = record.key.empty() ? static_cast<int32_t>(Random() % partitions_)
                                                  : PartitionForKey(record.key, partitions_);
@@ -193,6 +194,26 @@ class NatsProducer final : public Producer {
   }
 
  private:
+  // An ephemeral topic: Core NATS to the subject <topic>, no acknowledgement.
+  // Complete once the message is in the connection's buffer: the server may
+  // still lose it (at-most-once), and nothing stores it for later readers.
+  Status PublishCore(const Record& record, const DeliveryCallback& done) {
+    natsMsg* msg = nullptr;
+    natsStatus s = natsMsg_Create(&msg, record.topic.c_str(), nullptr, record.payload.data(),
+                                  static_cast<int>(record.payload.size()));
+    for (const Header& h : record.headers) {
+      if (s == NATS_OK) s = natsMsgHeader_Add(msg, h.key.c_str(), h.value.c_str());
+    }
+    if (s == NATS_OK && !record.key.empty()) {
+      s = natsMsgHeader_Set(msg, kKeyHeader, record.key.c_str());
+    }
+    if (s == NATS_OK) s = natsConnection_PublishMsg(session_.connection(), msg);
+    natsMsg_Destroy(msg);
+    if (s != NATS_OK) return NatsError("publish to ephemeral topic " + record.topic, s);
+    if (done) done(Status(), 0, -1);
+    return Status();
+  }
+
   // Connects and makes this producer's JetStream context (its ack handler).
   Status Start() {
     std::lock_guard<std::mutex> lock(start_mu_);

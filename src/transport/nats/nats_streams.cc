@@ -68,6 +68,8 @@ Status NatsStreams::Ensure(const std::string& topic) {
     std::lock_guard<std::mutex> lock(mu_);
     if (ensured_.count(topic) != 0) return Status();
   }
+  // An ephemeral topic is Core NATS publish/subscribe: no stream stores it.
+  if (topics_.ephemeral(topic)) return Status();
   if (Status s = session_.Connect(); !s.ok()) return s;
   const NatsConfig& nc = session_.config().nats;
   // A shared stream (nats.stream) is one stream whatever the partitions.
@@ -138,8 +140,10 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
   sc.Subjects = subjects.data();
   sc.SubjectsLen = static_cast<int>(subjects.size());
   sc.Storage = nc.storage == "memory" ? js_MemoryStorage : js_FileStorage;
-  sc.Replicas = nc.replicas;
-  sc.MaxAge = Nanos(nc.max_age);
+  const TopicConfig& settings = topics_.Get(topic);
+  const int replicas = settings.replication > 0 ? settings.replication : nc.replicas;
+  sc.Replicas = replicas;
+  sc.MaxAge = Nanos(settings.retention.count() > 0 ? settings.retention : nc.max_age);
   sc.MaxBytes = nc.max_bytes;
   sc.MaxMsgs = nc.max_msgs;
   sc.Duplicates = Nanos(nc.duplicate_window);
@@ -166,7 +170,7 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
     }
     return error;
   }
-  if (!exists && nc.replicas > 1) WaitForLeader(js, name);
+  if (!exists && replicas > 1) WaitForLeader(js, name);
   return Status();
 }
 

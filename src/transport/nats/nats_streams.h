@@ -18,10 +18,14 @@ namespace evbus::transport::nats {
 
 class NatsStreams {
  public:
-  explicit NatsStreams(NatsSession& session) : session_(session) {}
+  // `topics` (per-topic settings) must outlive this.
+  NatsStreams(NatsSession& session, const TopicTable& topics)
+      : session_(session), topics_(topics) {}
 
   // Errors: NotFound (missing under validate_only), Unavailable.
   Status Ensure(const std::string& topic);
+  // True for a Core NATS topic (Persistence::kEphemeral): no stream.
+  bool ephemeral(std::string_view topic) const { return topics_.ephemeral(topic); }
   // The topic's partitions, retention and (clustered) where each partition's
   // stream lives. Errors: NotFound, Unavailable.
   Result<TopicInfo> Describe(const std::string& topic);
@@ -35,6 +39,7 @@ class NatsStreams {
   Status EnsureStream(jsCtx* js, const std::string& topic, int32_t partition);
 
   NatsSession& session_;
+  const TopicTable& topics_;
   std::mutex mu_;
   std::set<std::string> ensured_;
 };

@@ -22,7 +22,7 @@ namespace {
 class NatsTransport final : public Transport {
  public:
   NatsTransport(const Config& config, uint64_t bus_id)
-      : session_(config, bus_id), streams_(session_) {}
+      : session_(config, bus_id), streams_(session_, *topics()) {}
 
   std::string_view name() const override { return "nats"; }
   void SetErrorSink(ErrorSink sink) override { session_.SetErrorSink(std::move(sink)); }
