@@ -87,6 +87,17 @@ TEST(TopicSettingsConfig, ErrorsNameThePathAndTheValue) {
   }
 }
 
+TEST(TopicSettingsConfig, TheKafkaTopicsExampleLoadsAsDocumented) {
+  Result<Config> c = LoadConfigFile(EVBUS_SOURCE_DIR "/examples/kafka-topics.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->topics.at("orders").partitions, 12);
+  EXPECT_EQ(c->topics.at("orders").retention, std::chrono::hours(168));
+  EXPECT_EQ(c->topics.at("orders").format, EventFormat::kCloudEventsBinary);
+  EXPECT_EQ(c->topics.at("price-ticks").persistence, Persistence::kEphemeral);
+  EXPECT_EQ(c->topics.at("legacy-payments").payload_format, PayloadFormat::kBase64);
+  EXPECT_EQ(c->topics.at("legacy-payments").ordering, Ordering::kPerPartition);
+}
+
 class TopicSettingsTest : public BusTest {
  protected:
   void TearDown() override { ExpectThreadsAtBaseline(); }
