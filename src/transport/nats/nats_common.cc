@@ -1,5 +1,7 @@
 #include "transport/nats/nats_common.h"
 
+#include <cstdlib>
+
 namespace evbus::transport::nats {
 
 std::string Sanitize(std::string_view s) {
@@ -10,6 +12,29 @@ std::string Sanitize(std::string_view s) {
     if (!ok) c = '_';
   }
   return out;
+}
+
+void FillKeyAndHeadersFrom(natsMsg* msg, Record& r) {
+  r.key.clear();
+  r.headers.clear();
+  const char** keys = nullptr;
+  int nkeys = 0;
+  if (natsMsgHeader_Keys(msg, &keys, &nkeys) != NATS_OK) return;
+  for (int i = 0; i < nkeys; ++i) {
+    const std::string_view key = keys[i];
+    const char** values = nullptr;
+    int nvalues = 0;
+    if (natsMsgHeader_Values(msg, keys[i], &values, &nvalues) != NATS_OK) continue;
+    for (int j = 0; j < nvalues; ++j) {
+      if (key == kKeyHeader) {
+        r.key.assign(values[j]);
+      } else if (key != "Nats-Msg-Id") {
+        r.headers.push_back({std::string(key), values[j]});
+      }
+    }
+    free(static_cast<void*>(values));
+  }
+  free(static_cast<void*>(keys));
 }
 
 namespace {

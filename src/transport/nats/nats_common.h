@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "evbus/config.h"
+#include "evbus/record.h"
 #include "evbus/status.h"
 
 namespace evbus::transport::nats {
@@ -81,6 +82,10 @@ inline natsStatus GuardedFetch(natsMsgList* list, natsSubscription* sub, jsFetch
 inline constexpr char kKeyHeader[] = "X-Evbus-Key";
 // Its value becomes Nats-Msg-Id, so JetStream drops a re-published event.
 inline constexpr char kEventIdHeader[] = "X-Event-ID";
+
+// Fills `r`'s key (from kKeyHeader) and headers (every other one but
+// Nats-Msg-Id) from `msg`, as a consumer hands them out.
+void FillKeyAndHeadersFrom(natsMsg* msg, Record& r);
 
 // Replaces every character outside [A-Za-z0-9_-] by '_' (stream, durable and
 // lease-token names allow no more).
