@@ -144,7 +144,7 @@ class CliDlqServerTest : public BusTest {
       scenario.Run(**bus);
       if (HasFatalFailure()) return;
 
-      CliRun list = cli("dlq list " + dlq + " --json");
+      CliRun list = cli("dlq list " + dlq + " --json --since 1h");
       ASSERT_EQ(list.code, 0) << list.out;
       const std::vector<std::string> lines = JsonLines(list.out);
       ASSERT_EQ(lines.size(), 4u) << list.out;
@@ -167,6 +167,10 @@ class CliDlqServerTest : public BusTest {
       }
       EXPECT_EQ(event_ids,
                 std::set<std::string>(scenario.event_ids().begin(), scenario.event_ids().end()));
+
+      CliRun first = cli("dlq list " + dlq + " --limit 2");  // stops reading early
+      ASSERT_EQ(first.code, 0) << first.out;
+      EXPECT_NE(first.out.find("2 dead letter(s) in " + dlq), std::string::npos) << first.out;
 
       CliRun dry = cli("dlq replay " + dlq + " --dry-run");
       ASSERT_EQ(dry.code, 0) << dry.out;
