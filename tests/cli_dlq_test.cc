@@ -57,6 +57,16 @@ TEST(CliDlqUsage, BadValuesExit2AndNameTheFlagAndValue) {
   }
 }
 
+TEST(CliDlqUsage, BadConfigExits2AndNamesTheKey) {
+  const std::string bad = TempFile("cli-dlq-config", "subscriber:\n  window: 0\n");
+  for (const char* command :
+       {"dlq list orders.dlq", "dlq replay orders.dlq --dry-run", "dlq purge orders.dlq --yes"}) {
+    CliRun r = RunCli(std::string(command) + " --config " + bad);
+    EXPECT_EQ(r.code, 2) << command << "\n" << r.out;
+    EXPECT_NE(r.out.find("subscriber.window"), std::string::npos) << command << "\n" << r.out;
+  }
+}
+
 TEST(CliDlqUsage, EveryCommandHasHelpWithExamples) {
   for (const char* command : {"dlq", "dlq list", "dlq replay", "dlq purge"}) {
     CliRun r = RunCli(std::string(command) + " --help");
