@@ -31,6 +31,7 @@ void RegisterLag(CLI::App& app, Action& run);
 void RegisterCensus(CLI::App& app, Action& run);
 void RegisterScript(CLI::App& app, Action& run);
 void RegisterOutbox(CLI::App& app, Action& run);  // migrate, status, retry, relay
+void RegisterDlq(CLI::App& app, Action& run);     // list, replay, purge
 
 // Parses `args` (without the program name) as one evbus command line and runs
 // it; returns its exit code. `evbus script` runs several in one process.

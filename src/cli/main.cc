@@ -29,6 +29,7 @@ int RunCommandLine(std::vector<std::string> args) {
   evbus::cli::RegisterCensus(app, run);
   evbus::cli::RegisterScript(app, run);
   evbus::cli::RegisterOutbox(app, run);
+  evbus::cli::RegisterDlq(app, run);
 
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last first
   try {

@@ -159,6 +159,12 @@ struct TopicInfo {
   std::vector<PartitionPlacement> placement = {};  // by partition; empty if not replicated
 };
 
+// What Transport::ReadTopic hands its visitor: one stored record (topic,
+// partition, offset, key, headers, payload, time) and how many records the
+// read covers in all, for progress (on Kafka an upper bound: transaction
+// markers and compacted records count). Returns false to stop reading.
+using TopicVisitor = std::function<bool(const Record& record, int64_t total)>;
+
 // Per-topic settings (Config::topics, then EventBus::ConfigureTopic). Written
 // only before the bus starts and publishes (the bus enforces that), read
 // without a lock afterwards, from any thread.
@@ -215,6 +221,32 @@ class Transport {
                   std::string(name()) + " transport cannot list topics; name them to describe");
   }
   virtual bool connected() const = 0;
+
+  // For tools (evbus dlq): reads `topic` from the start of each partition's
+  // log up to its end as of the call, partition after partition in offset
+  // order, handing each record to `visit` on the calling thread. No consumer
+  // group is involved: nothing is committed and nothing is left on the broker
+  // (Kafka: partitions assigned directly, no group.id; NATS: an ephemeral
+  // consumer per partition, deleted after; memory: a snapshot of the log).
+  // Errors: NotFound (no such topic), Unavailable, Timeout (the broker stopped
+  // answering mid-read), NotImplemented (the default).
+  virtual Status ReadTopic(const std::string& topic, const TopicVisitor& visit) {
+    (void)topic;
+    (void)visit;
+    return Status(ErrorCode::kNotImplemented,
+                  std::string(name()) + " transport cannot read a topic without a group");
+  }
+  // Removes every record `topic` holds when the call starts (Kafka: deletes
+  // records up to each partition's high watermark; NATS: purges the topic's
+  // subjects up to their last sequence; memory: empties each log). Records
+  // appended meanwhile may stay. Offsets are never reused: a group that had
+  // not read the removed records skips them. Returns how many were removed.
+  // Errors: NotFound (no such topic), Unavailable, NotImplemented (the default).
+  virtual Result<int64_t> PurgeTopic(const std::string& topic) {
+    (void)topic;
+    return Status(ErrorCode::kNotImplemented,
+                  std::string(name()) + " transport cannot purge a topic");
+  }
 
  private:
   const std::shared_ptr<TopicTable> topics_ = std::make_shared<TopicTable>();

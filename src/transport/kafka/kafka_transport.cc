@@ -9,6 +9,7 @@
 #include "transport/kafka/kafka_common.h"
 #include "transport/kafka/kafka_consumer.h"
 #include "transport/kafka/kafka_producer.h"
+#include "transport/kafka/kafka_topic_tools.h"
 
 namespace evbus::transport {
 namespace {
@@ -95,6 +96,13 @@ class KafkaTransport final : public Transport {
       if (t.name == topic) return std::move(t);
     }
     return NotFound("kafka topic " + topic + " does not exist");
+  }
+
+  Status ReadTopic(const std::string& topic, const TopicVisitor& visit) override {
+    return kafka::ReadWholeTopic(config_, &shared_, bus_id_, topic, visit);
+  }
+  Result<int64_t> PurgeTopic(const std::string& topic) override {
+    return kafka::DeleteTopicRecords(config_, &shared_, bus_id_, topic);
   }
 
   // Kafka's own internal topics (__consumer_offsets, ...) are left out.

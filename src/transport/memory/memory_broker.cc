@@ -1,6 +1,7 @@
 #include "transport/memory/memory_broker.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace evbus::transport {
 
@@ -96,6 +97,35 @@ Result<MemoryBroker::Appended> MemoryBroker::Append(Record&& record, bool create
   }
   NotifyLocked();
   return Appended{p, offset};
+}
+
+Result<std::vector<RecordPtr>> MemoryBroker::Snapshot(const std::string& topic) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) return NotFound("memory topic " + topic + " does not exist");
+  std::vector<RecordPtr> out;
+  for (const PartitionLog& log : it->second.partitions) {
+    out.insert(out.end(), log.records.begin(), log.records.end());
+  }
+  return out;
+}
+
+Result<int64_t> MemoryBroker::Purge(const std::string& topic) {
+  std::vector<std::deque<RecordPtr>> removed;  // freed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return NotFound("memory topic " + topic + " does not exist");
+    for (PartitionLog& log : it->second.partitions) {
+      log.start_offset = log.end_offset();
+      log.bytes = 0;
+      removed.push_back(std::exchange(log.records, {}));
+    }
+  }
+  int64_t count = 0;
+  for (const std::deque<RecordPtr>& records : removed)
+    count += static_cast<int64_t>(records.size());
+  return count;
 }
 
 void MemoryBroker::NotifyLocked() {

@@ -64,6 +64,13 @@ class MemoryBroker {
   // Errors: NotFound when the topic is missing and !create_missing.
   Result<Appended> Append(Record&& record, bool create_missing);
 
+  // Every record `topic` holds now, partition after partition in offset
+  // order (shared, not copied). Errors: NotFound.
+  Result<std::vector<RecordPtr>> Snapshot(const std::string& topic) const;
+  // Empties every partition of `topic` (its log start moves to its end, as
+  // retention would) and returns how many records went. Errors: NotFound.
+  Result<int64_t> Purge(const std::string& topic);
+
   // --- consumer groups ---
   using MemberId = uint64_t;
   MemberId Join(const std::string& group, const std::vector<std::string>& topics);

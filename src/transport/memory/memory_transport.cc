@@ -185,6 +185,16 @@ class MemoryTransport final : public Transport {
   }
   Result<std::vector<TopicInfo>> ListTopics() override { return broker_->Topics(); }
   bool connected() const override { return true; }
+  Status ReadTopic(const std::string& topic, const TopicVisitor& visit) override {
+    Result<std::vector<RecordPtr>> records = broker_->Snapshot(topic);
+    if (!records.ok()) return records.status();
+    const auto total = static_cast<int64_t>(records->size());
+    for (const RecordPtr& r : *records) {
+      if (!visit(*r, total)) break;
+    }
+    return Status();
+  }
+  Result<int64_t> PurgeTopic(const std::string& topic) override { return broker_->Purge(topic); }
 
   const std::shared_ptr<MemoryBroker>& broker() const { return broker_; }
 

@@ -1,5 +1,7 @@
 #include "transport/nats/nats_common.h"
 
+#include <cstdlib>
+
 #include "transport/spare_records.h"
 
 namespace evbus::transport::nats {

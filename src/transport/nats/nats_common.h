@@ -92,7 +92,8 @@ int32_t Partitions(const NatsConfig& config);
 std::string StreamName(const NatsConfig& config, std::string_view topic, int32_t partition);
 std::string Subject(const NatsConfig& config, std::string_view topic, int32_t partition);
 
-// The record's key (from kKeyHeader) and headers, over what `r` held.
+// Fills `r`'s key (from kKeyHeader) and headers (every other one but
+// Nats-Msg-Id) from `msg`, as a consumer hands them out, over what `r` held.
 void FillKeyAndHeaders(natsMsg* msg, Record& r);
 std::string DurableName(const NatsConfig& config, std::string_view group, std::string_view topic,
                         int32_t partition);

@@ -131,7 +131,9 @@ class NatsProducer final : public Producer {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = kPubAckWaitMs;
-    std::optional<std::string_view> id = FindHeader(record.headers, kEventIdHeader);
+    // A Nats-Msg-Id header of the record's own (a dead-letter replay's) wins.
+    std::optional<std::string_view> id = FindHeader(record.headers, "Nats-Msg-Id");
+    if (!id) id = FindHeader(record.headers, kEventIdHeader);
     const std::string msg_id(id.value_or(""));
     if (!msg_id.empty()) po.MsgId = msg_id.c_str();
     natsMsg* raw = msg;

@@ -14,6 +14,7 @@
 #include "transport/nats/nats_producer.h"
 #include "transport/nats/nats_session.h"
 #include "transport/nats/nats_streams.h"
+#include "transport/nats/nats_topic_tools.h"
 
 namespace evbus::transport {
 namespace nats {
@@ -48,6 +49,14 @@ class NatsTransport final : public Transport {
     return streams_.List();
   }
   bool connected() const override { return session_.connected(); }
+  Status ReadTopic(const std::string& topic, const TopicVisitor& visit) override {
+    SessionPin pin(session_);
+    return ReadWholeTopic(session_, topic, visit);
+  }
+  Result<int64_t> PurgeTopic(const std::string& topic) override {
+    SessionPin pin(session_);
+    return PurgeWholeTopic(session_, topic);
+  }
 
  private:
   NatsSession session_;  // before streams_: they use it
