@@ -33,6 +33,15 @@ TEST(Readme, ShowsTheCompiledOutboxExamplesVerbatim) {
   }
 }
 
+TEST(Readme, ShowsTheCompiledMiddlewareExampleVerbatim) {
+  const std::string readme = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/README.md");
+  const std::string example = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/examples/middleware.cc");
+  ASSERT_FALSE(example.empty());
+  EXPECT_NE(readme.find("## Middleware\n"), std::string::npos);
+  EXPECT_NE(readme.find("```cpp\n" + example + "```"), std::string::npos)
+      << "README.md's example differs from examples/middleware.cc";
+}
+
 TEST(Readme, KeepsExactlyTheTwoSetUpCommands) {
   const std::string readme = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/README.md");
   EXPECT_NE(readme.find("./scripts/demo "), std::string::npos);

@@ -11,6 +11,7 @@
 #include "evbus/export.h"
 #include "evbus/handler.h"
 #include "evbus/inbox.h"
+#include "evbus/middleware.h"
 #include "evbus/ops.h"
 #include "evbus/outbox.h"
 #include "evbus/record.h"

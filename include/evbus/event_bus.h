@@ -162,6 +162,16 @@ class EVBUS_EXPORT EventBus {
   // FailedPrecondition when called too late, saying what came first.
   Status ConfigureTopic(std::string_view topic, const TopicConfig& settings);
 
+  // Adds `middleware` around the handler of every subscription of this bus,
+  // made before or after this call: the first one added is outermost, and
+  // all wrap outside a subscription's own SubscribeOptions::middleware. This
+  // includes subscriptions to dead-letter topics (not the bus's internal
+  // health-check monitor).
+  // Chains are built by Start() (for later subscriptions, by Subscribe).
+  // Built-ins: evbus/middleware.h.
+  // Errors: InvalidArgument (null), FailedPrecondition (after Start()).
+  Status Use(Middleware middleware);
+
   // Starts consumption of every subscribed topic (threads: workers, consumer
   // loop, retry timer), the health checks (health_check.enabled), the metrics
   // listener (metrics.enabled) and the ops thread when health checks or a
@@ -170,7 +180,8 @@ class EVBUS_EXPORT EventBus {
   // differs under validate_only / create_or_update), Closed, NotFound (a
   // topic is missing under validate_only), AlreadyExists (health_check.topic
   // has a handler while health_check.monitor is on), Unavailable (transport,
-  // or metrics.listen cannot be bound).
+  // or metrics.listen cannot be bound), InvalidArgument (a middleware
+  // returned a null handler).
   Status Start();
 
   // Stops intake, finishes queued and running work per lane until 3/4 of

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "evbus/config.h"
 #include "evbus/envelope.h"
@@ -71,6 +72,27 @@ struct Delivery {
 using RecordHandler = std::function<Status(const Record&, const Delivery&)>;
 using EnvelopeHandler = std::function<Status(const Envelope&, const Delivery&)>;
 
+// Middleware (the model: Watermill's router middlewares). A message as a
+// middleware sees it: `envelope` is the decoded envelope of a SubscribeEnvelope
+// subscription and null for a raw Subscribe. Like the handler's arguments, it
+// lives only until the call returns.
+struct Message {
+  const Record& record;
+  const Envelope* envelope;  // null for raw subscriptions
+  const Delivery& delivery;
+};
+// A handler as middleware sees it; its Status means what a handler's does
+// (see above), so a middleware that returns OK without calling `next`
+// settles the message, and one that returns Permanent dead-letters it.
+using MessageHandler = std::function<Status(const Message&)>;
+// Wraps `next` (the rest of the chain, ending in the subscription's handler)
+// and returns the handler to call instead. Called once per subscription,
+// when its chain is built; the handler it returns runs on worker threads,
+// several at once, so it must be thread-safe. Retries, dead-lettering,
+// the handler timeout and the rate limit stay in the engine, outside the
+// chain: each retry runs the whole chain again. Built-ins: evbus/middleware.h.
+using Middleware = std::function<MessageHandler(MessageHandler next)>;
+
 struct SubscribeOptions {
   // Default: Ordering::kPerKey for envelopes, subscriber.ordering for records.
   std::optional<Ordering> ordering;
@@ -90,6 +112,10 @@ struct SubscribeOptions {
   // How SubscribeEnvelope reads the payload (see PayloadFormat). Default:
   // subscriber.payload_format.
   std::optional<PayloadFormat> payload_format;
+  // Middleware around this subscription's handler, outermost first; the
+  // bus-wide ones (EventBus::Use) wrap outside these. Default: none (the
+  // handler is called directly, at no extra cost).
+  std::vector<Middleware> middleware;
 };
 
 // The outcome of one publish. Each accepted Publish/PublishEnvelope (one that

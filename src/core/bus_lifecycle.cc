@@ -50,6 +50,8 @@ Status EventBus::Impl::Start() {
   const BusState s = state();
   if (s == BusState::kRunning) return FailedPrecondition("bus already started");
   if (s != BusState::kCreated) return Closed("bus is " + std::string(ToString(s)));
+  // The users' chains, before the health checks add an internal subscription.
+  if (Status e = BuildChainsLocked(); !e.ok()) return e;
   if (Status e = SetUpHealthChecksLocked(); !e.ok()) return e;
   // Assert every topic (and its dead-letter topic) before consuming anything.
   for (const auto& [topic, sub] : subs_) {

@@ -94,6 +94,7 @@ Status EventBus::Impl::SetUpHealthChecksLocked() {
     sub->ordering = Ordering::kNone;
     sub->retry.max_attempts = 1;
     sub->dead_letter_topic = hc.topic + config_.subscriber.dead_letter_suffix;
+    sub->chain_built = true;  // internal: no user middleware (EventBus::Use) around it
     ops::HealthMonitor* monitor = health_monitor_.get();
     sub->record_handler = [monitor](const Record& r, const Delivery&) {
       return monitor->OnRecord(r);
@@ -181,6 +182,8 @@ ops::MetricsInput EventBus::Impl::CollectMetrics() const {
   in.stats = counters_.Snapshot();
   in.publish_latency = counters_.publish_latency.Take();
   in.consume_latency = counters_.consume_latency.Take();
+  in.handler_timings = middleware_metrics_.handler_series();
+  in.filtered = middleware_metrics_.filtered_series();
   in.backlog = backlog();
   in.health = health();
   in.threads = TakeCensus().ByComponent();

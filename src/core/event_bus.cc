@@ -9,9 +9,11 @@
 #include "codec/envelope_headers.h"
 #include "config/topic_fields.h"
 #include "core/event_bus_impl.h"
+#include "core/middleware_chain.h"
 #include "core/reaper.h"
 #include "core/testing.h"
 #include "core/thread.h"
+#include "evbus/middleware.h"
 
 namespace evbus {
 
@@ -137,6 +139,13 @@ Result<std::unique_ptr<core::Subscription>> MakeSubscription(std::string_view to
   sub->handler_timeout = options.handler_timeout.value_or(config.subscriber.handler_timeout);
   sub->payload_format = options.payload_format.value_or(
       topic_settings.payload_format.value_or(config.subscriber.payload_format));
+  for (size_t i = 0; i < options.middleware.size(); ++i) {
+    if (!options.middleware[i]) {
+      return InvalidArgument("subscribe to " + std::string(topic) + ": middleware[" +
+                             std::to_string(i) + "] is null");
+    }
+  }
+  sub->middleware = options.middleware;
   if (sub->handler_timeout.count() < 0) {
     return InvalidArgument("subscribe to " + std::string(topic) + ": handler_timeout " +
                            std::to_string(sub->handler_timeout.count()) + "ns is negative");
@@ -169,6 +178,8 @@ Status EventBus::SubscribeEnvelope(std::string_view topic, EnvelopeHandler handl
 Status EventBus::ConfigureTopic(std::string_view topic, const TopicConfig& settings) {
   return impl_->ConfigureTopic(topic, settings);
 }
+
+Status EventBus::Use(Middleware middleware) { return impl_->Use(std::move(middleware)); }
 
 Status EventBus::Start() { return impl_->Start(); }
 
@@ -243,6 +254,11 @@ void EventBus::Impl::OpenRelay() {
 
 Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done) {
   if (record.topic.empty()) return InvalidArgument("publish: record.topic is empty");
+  // Inside a handler under middleware::CorrelationId: its id goes along.
+  if (const std::string_view cid = middleware::CurrentCorrelationId();
+      !cid.empty() && !FindHeader(record.headers, "X-Correlation-ID")) {
+    record.headers.push_back({"X-Correlation-ID", std::string(cid)});
+  }
   // A publish-only bus need not be started: its first publish opens the relay.
   if (!relay_open_.load(std::memory_order_acquire)) OpenRelay();
   const BusState s = state();
@@ -252,8 +268,16 @@ Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, Publis
   return publisher_.Publish(std::move(record), std::move(meta), std::move(done));
 }
 
-Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e,
+Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& envelope,
                                        PublishCallback done) {
+  // Inside a handler under middleware::CorrelationId, an envelope without a
+  // correlation id gets the handler's (a copy, made only then).
+  std::optional<Envelope> correlated;
+  if (const std::string_view cid = middleware::CurrentCorrelationId();
+      !cid.empty() && envelope.correlation_id.empty()) {
+    correlated.emplace(envelope).correlation_id = cid;
+  }
+  const Envelope& e = correlated ? *correlated : envelope;
   Record record;
   record.topic = topic;
   const PublisherConfig& pc = config_.publisher;
@@ -280,6 +304,11 @@ Status EventBus::Impl::Subscribe(std::unique_ptr<core::Subscription> sub) {
     return Status(ErrorCode::kAlreadyExists, "topic " + topic + " already has a handler");
   }
   if (s == BusState::kRunning) {
+    // Before Start(), Start() builds the chains (Use() may still add to them).
+    if (Status e = core::BuildMiddlewareChain(*sub, bus_middleware_, &middleware_metrics_);
+        !e.ok()) {
+      return e;
+    }
     // Topics are asserted before anything is consumed from them.
     if (Status e = transport_->EnsureTopic(topic); !e.ok()) return e;
     if (Status e = transport_->EnsureTopic(sub->dead_letter_topic); !e.ok()) return e;

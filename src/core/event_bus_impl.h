@@ -14,6 +14,7 @@
 #include "core/counters.h"
 #include "core/dispatcher.h"
 #include "core/in_flight.h"
+#include "core/middleware_metrics.h"
 #include "core/periodic_thread.h"
 #include "core/publisher.h"
 #include "core/transport_relay.h"
@@ -43,6 +44,7 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   Status PublishEnvelope(std::string_view topic, const Envelope& envelope, PublishCallback done);
   Status Subscribe(std::unique_ptr<core::Subscription> sub);
   Status ConfigureTopic(std::string_view topic, const TopicConfig& settings);
+  Status Use(Middleware middleware);
   Status Start();
   Result<CloseReport> Close(std::chrono::milliseconds timeout);
   Status SetErrorCallback(ErrorCallback callback);
@@ -69,6 +71,9 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   Status StartEngineLocked();
   core::ConsumerLoop::Subscriptions SubscriptionsLocked() const;
   CloseReport DoClose(std::chrono::milliseconds timeout);
+  // REQUIRES: mu_ held. Builds the middleware chain of every subscription
+  // that has none yet (bus_middleware.cc).
+  Status BuildChainsLocked();
 
   // Operations (bus_ops.cc).
   // REQUIRES: mu_ held, before the engine starts. Creates the health-check
@@ -109,6 +114,8 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   mutable std::mutex mu_;  // subscriptions, engine creation, error callback
   std::map<std::string, std::unique_ptr<core::Subscription>> subs_;
   ErrorCallback error_callback_;
+  std::vector<Middleware> bus_middleware_;  // EventBus::Use; fixed once started
+  core::MiddlewareMetrics middleware_metrics_;
   std::unique_ptr<core::Dispatcher> dispatcher_;
   std::unique_ptr<core::ConsumerLoop> loop_;
   ConnectionCallback connection_callback_;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "evbus/handler.h"
 #include "evbus/record.h"
@@ -16,7 +17,7 @@ namespace evbus::core {
 
 class PartitionState;
 
-// A subscription as the engine sees it. Immutable once registered.
+// A subscription as the engine sees it. Immutable once the engine runs it.
 struct Subscription {
   std::string topic;
   RecordHandler record_handler;  // exactly one of the two is set
@@ -27,6 +28,10 @@ struct Subscription {
   std::shared_ptr<ops::RateLimiter> limiter;            // handler dispatch rate; null = unlimited
   std::chrono::nanoseconds handler_timeout{0};          // 0 = none (HandlerWatchdog)
   PayloadFormat payload_format = PayloadFormat::kAuto;  // envelope subscriptions
+  // SubscribeOptions::middleware, built into the handler with the bus-wide
+  // ones (BuildMiddlewareChain) before the engine runs it.
+  std::vector<Middleware> middleware;
+  bool chain_built = false;  // true once built, and for internal subscriptions
 };
 
 struct InFlight {

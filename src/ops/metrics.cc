@@ -41,8 +41,8 @@ class Families {
     Add(name, help, MetricType::Gauge, std::move(m));
   }
   void Histogram(const std::string& name, const std::string& help,
-                 const core::LatencyHistogram::Snapshot& h) {
-    ClientMetric m = Metric({});
+                 const core::LatencyHistogram::Snapshot& h, const Labels& labels = {}) {
+    ClientMetric m = Metric(labels);
     uint64_t cumulative = 0;
     for (size_t i = 0; i < core::LatencyHistogram::kBuckets; ++i) {
       cumulative += h.buckets[i];
@@ -110,6 +110,21 @@ std::vector<MetricFamily> Build(const MetricsInput& in) {
               in.consume_latency);
   f.Counter("evbus_dispatch_throttled_total", "Messages held back by a subscription's rate limit",
             d(s.dispatch_throttled));
+  f.Declare("evbus_handler_seconds",
+            "Handler duration inside middleware::Timing, by topic, event type and outcome",
+            MetricType::Histogram);
+  for (const core::MiddlewareMetrics::HandlerSeries& h : in.handler_timings) {
+    f.Histogram("evbus_handler_seconds", "", h.duration,
+                {{"topic", h.labels.topic},
+                 {"event_type", h.labels.event_type},
+                 {"outcome", h.labels.outcome}});
+  }
+  f.Declare("evbus_filtered_total", "Messages middleware::TypeFilter settled without the handler",
+            MetricType::Counter);
+  for (const core::MiddlewareMetrics::FilteredSeries& c : in.filtered) {
+    f.Counter("evbus_filtered_total", "", d(c.count),
+              {{"topic", c.labels.topic}, {"event_type", c.labels.event_type}});
+  }
   f.Counter("evbus_commits_total", "Offsets committed (per partition)", d(s.commits));
   f.Counter("evbus_pauses_total", "Partitions paused for backpressure", d(s.pauses));
   f.Gauge("evbus_in_flight", "Messages read and not yet settled", d(s.in_flight));

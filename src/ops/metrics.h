@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/latency_histogram.h"
+#include "core/middleware_metrics.h"
 #include "core/thread_claims.h"
 #include "evbus/event_bus.h"
 #include "evbus/ops.h"
@@ -39,6 +40,9 @@ struct MetricsInput {
   BusStats stats;
   core::LatencyHistogram::Snapshot publish_latency;
   core::LatencyHistogram::Snapshot consume_latency;
+  // Recorded by the built-in middlewares (middleware::Timing, TypeFilter).
+  std::vector<core::MiddlewareMetrics::HandlerSeries> handler_timings;
+  std::vector<core::MiddlewareMetrics::FilteredSeries> filtered;
   BacklogState backlog;
   Health health;
   std::map<std::string, size_t> threads;  // process threads by owner component
