@@ -62,7 +62,9 @@ Status EnvelopeFromCloudEvent(const CloudEvent& ce, const Record& record, Envelo
         "no key");
   }
   if (Status s = ValidateAggregateId(aggregate); !s.ok()) {
-    return Poison(std::string(where) + " as aggregate_id: " + s.message());
+    std::string_view why = s.message();
+    if (why.starts_with("aggregate_id: ")) why.remove_prefix(14);
+    return Poison(std::string(where) + " as aggregate_id: " + std::string(why));
   }
   out.event_id = ce.id;
   out.aggregate_id = aggregate;
