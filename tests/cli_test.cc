@@ -185,6 +185,43 @@ TEST(CliPubSub, BadMessageExits1NamingTheLine) {
   EXPECT_NE(r.out.find("vresion"), std::string::npos) << r.out;
 }
 
+// --cloudevents writes each mode whatever the topic's format; `sub` shows the records.
+TEST(CliPubSub, CloudEventsFlagPublishesEachModeOnMemory) {
+  CliRun r = RunCli("script",
+                    "pub orders --cloudevents binary --aggregate order-1 "
+                    "'{\"event_type\":\"OrderPlaced\",\"payload\":{\"total\":3}}'\n"
+                    "pub orders --cloudevents structured --aggregate order-2 "
+                    "'{\"payload\":{\"total\":4}}'\n"
+                    "sub orders --count 2 --timeout 10 --format json\n");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<std::string> lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  const std::string& binary =
+      lines[0].find("\"key\":\"order-1\"") != std::string::npos ? lines[0] : lines[1];
+  const std::string& structured = &binary == &lines[0] ? lines[1] : lines[0];
+  for (const char* header :
+       {R"({"key":"ce_specversion","value":"1.0"})", R"({"key":"ce_type","value":"OrderPlaced"})",
+        R"({"key":"ce_subject","value":"order-1"})", R"({"key":"ce_source","value":"evbus"})",
+        R"({"key":"content-type","value":"application/json"})"}) {
+    EXPECT_NE(binary.find(header), std::string::npos) << header << " in " << binary;
+  }
+  EXPECT_NE(binary.find(R"("payload":"{\"total\":3}")"), std::string::npos) << binary;
+  EXPECT_NE(structured.find(R"({"key":"content-type","value":"application/cloudevents+json"})"),
+            std::string::npos)
+      << structured;
+  EXPECT_NE(structured.find(R"(\"subject\":\"order-2\")"), std::string::npos) << structured;
+  EXPECT_NE(structured.find(R"(\"data\":{\"total\":4})"), std::string::npos) << structured;
+}
+
+TEST(CliUsage, CloudEventsFlagIsForEnvelopesInAKnownMode) {
+  CliRun raw = RunCli("pub orders --raw --cloudevents binary x");
+  EXPECT_EQ(raw.code, 2) << raw.out;
+  EXPECT_NE(raw.out.find("--cloudevents"), std::string::npos) << raw.out;
+  CliRun bad = RunCli("pub orders --cloudevents json '{\"payload\":1}'");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--cloudevents"), std::string::npos) << bad.out;
+}
+
 // Kafka and NATS keep records between processes: pub and sub run apart.
 void RoundTripAcrossProcesses(const std::string& connection) {
   const std::string topic = UniqueName("cli-roundtrip");

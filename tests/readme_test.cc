@@ -42,6 +42,16 @@ TEST(Readme, ShowsTheCompiledMiddlewareExampleVerbatim) {
       << "README.md's example differs from examples/middleware.cc";
 }
 
+TEST(Readme, ShowsTheCompiledCloudEventsExampleVerbatim) {
+  const std::string readme = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/README.md");
+  const std::string example = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/examples/cloudevents.cc");
+  ASSERT_FALSE(example.empty());
+  const size_t section = readme.find("\n## CloudEvents\n");
+  ASSERT_NE(section, std::string::npos) << "README.md has no CloudEvents section";
+  EXPECT_NE(readme.find("```cpp\n" + example + "```", section), std::string::npos)
+      << "README.md's CloudEvents example differs from examples/cloudevents.cc";
+}
+
 TEST(Readme, KeepsExactlyTheTwoSetUpCommands) {
   const std::string readme = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/README.md");
   EXPECT_NE(readme.find("./scripts/demo "), std::string::npos);

@@ -4,6 +4,7 @@
 #define EVBUS_EVBUS_H_
 
 #include "evbus/census.h"
+#include "evbus/cloudevents.h"
 #include "evbus/config.h"
 #include "evbus/database.h"
 #include "evbus/envelope.h"

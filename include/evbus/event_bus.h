@@ -138,7 +138,9 @@ class EVBUS_EXPORT EventBus {
 
   // Encodes `envelope` (publisher.payload_format) and publishes it with key =
   // aggregate id and the X-Event-ID, X-Aggregate-ID, X-Event-Type,
-  // X-Event-Version, X-Trace-ID, X-Correlation-ID, X-Tenant-ID headers.
+  // X-Event-Version, X-Trace-ID, X-Correlation-ID, X-Tenant-ID headers. On a
+  // topic whose TopicConfig::format is a CloudEvents one, writes the envelope's
+  // CloudEvent in that mode instead (see evbus/cloudevents.h).
   // Errors: those of Publish, and InvalidArgument from Validate(envelope).
   Status PublishEnvelope(std::string_view topic, const Envelope& envelope,
                          PublishCallback done = nullptr);
@@ -148,7 +150,8 @@ class EVBUS_EXPORT EventBus {
   // Errors: InvalidArgument (empty topic, null handler), AlreadyExists (topic
   // has a handler), Closed.
   Status Subscribe(std::string_view topic, RecordHandler handler, SubscribeOptions options = {});
-  // Like Subscribe, decoding each record as an Envelope (subscriber.payload_format).
+  // Like Subscribe, decoding each record as an Envelope (subscriber.payload_format),
+  // or, from a CloudEvent in either mode, as EnvelopeFromCloudEvent maps it.
   // A record that fails decoding is poison: dead-lettered at once, never retried.
   Status SubscribeEnvelope(std::string_view topic, EnvelopeHandler handler,
                            SubscribeOptions options = {});

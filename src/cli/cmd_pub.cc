@@ -1,6 +1,7 @@
 // evbus pub: publishes envelopes (or raw records) given as arguments, in a
 // file or on stdin (one JSON object per line), waits for every completion and
-// fails when any publish failed.
+// fails when any publish failed. --cloudevents writes the envelopes as
+// CloudEvents in that mode, whatever the topic's configured format.
 
 #include <atomic>
 #include <cstdio>
@@ -24,6 +25,7 @@ struct PubOptions {
   std::string key;
   std::vector<std::string> headers;  // K=V
   EnvelopeDefaults defaults;
+  std::string cloudevents;  // binary | structured: overrides topics.<topic>.format
 };
 
 // Prints one line per completion, in completion order, and counts them.
@@ -74,6 +76,11 @@ Status PublishOne(EventBus& bus, const PubOptions& p, const std::string& message
 int Run(const PubOptions& p) {
   Config config;
   if (!LoadOrPrint(p.connection, "pub", config)) return kExitUsage;
+  if (!p.cloudevents.empty()) {
+    config.topics[p.topic].format = p.cloudevents == "structured"
+                                        ? EventFormat::kCloudEventsStructured
+                                        : EventFormat::kCloudEventsBinary;
+  }
   LineInput input(p.file);
   if (!input.ok()) {
     std::fprintf(stderr, "evbus pub: --file %s: cannot open\n", p.file.c_str());
@@ -136,6 +143,7 @@ void RegisterPub(CLI::App& app, Action& run) {
       "127.0.0.1:9092\n"
       "  evbus pub orders --file events.jsonl --url nats://127.0.0.1:4222\n"
       "  printf 'a\\nb\\n' | evbus pub logs --raw --key k1 --header source=cli\n"
+      "  evbus pub orders --cloudevents structured --aggregate order-1 '{\"payload\":{}}'\n"
       "On the memory transport the broker lives in the process: see `evbus script`.");
   cmd->add_option("topic", p->topic, "Topic to publish to")->required();
   cmd->add_option("messages", p->messages, "Messages (one JSON object each, or raw with --raw)");
@@ -148,10 +156,17 @@ void RegisterPub(CLI::App& app, Action& run) {
                   "Aggregate id of envelopes that have none");
   cmd->add_option("--type", p->defaults.event_type, "Event type of envelopes that have none")
       ->capture_default_str();
+  cmd->add_option("--cloudevents", p->cloudevents,
+                  "Publish the envelopes as CloudEvents 1.0 in this mode, whatever the topic's "
+                  "topics.<name>.format (source = service_name)")
+      ->check(CLI::IsMember({"binary", "structured"}));
   p->connection.Add(cmd);
   cmd->callback([&run, p, cmd] {
     if (!p->raw && (cmd->count("--key") > 0 || cmd->count("--header") > 0)) {
       throw CLI::ValidationError("--key/--header", "only apply to raw records: add --raw");
+    }
+    if (p->raw && !p->cloudevents.empty()) {
+      throw CLI::ValidationError("--cloudevents", "applies to envelopes, not to --raw records");
     }
     run = [p] { return Run(*p); };
   });

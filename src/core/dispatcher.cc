@@ -10,6 +10,7 @@
 #include "config/config_fields.h"
 #include "core/backoff.h"
 #include "core/partition_state.h"
+#include "evbus/cloudevents.h"
 
 namespace evbus::core {
 namespace {
@@ -199,9 +200,10 @@ Dispatcher::Outcome Dispatcher::Invoke(InFlight& m) {
   const CancelToken* cancel = ctx_.cancel;
   try {
     // One envelope per worker, reused: decoding allocates nothing once warm.
+    // Any record decodes: a CloudEvent in either mode, else the JSON envelope.
     thread_local Envelope envelope;
     if (sub.envelope_handler) {
-      if (Status decoded = DecodeEnvelopeInto(m.record->payload, envelope, sub.payload_format);
+      if (Status decoded = DecodeEnvelopeFromRecord(*m.record, envelope, sub.payload_format);
           !decoded.ok()) {  // poison: dead-letter at once, never retried
         ctx_.counters->poison.fetch_add(1, std::memory_order_relaxed);
         m.last_error = decoded.ToString();

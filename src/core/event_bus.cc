@@ -13,6 +13,7 @@
 #include "core/reaper.h"
 #include "core/testing.h"
 #include "core/thread.h"
+#include "evbus/cloudevents.h"
 #include "evbus/middleware.h"
 
 namespace evbus {
@@ -281,16 +282,43 @@ Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e
   Record record;
   record.topic = topic;
   const PublisherConfig& pc = config_.publisher;
-  const PayloadFormat format =
-      transport_->topics()->Get(topic).payload_format.value_or(pc.payload_format);
-  if (Status s = EncodeEnvelope(e, record.payload, format, pc.jxt_compat); !s.ok()) {
+  // The topic's settings (topics.<name>): its format, and for envelopes its payload form.
+  const TopicConfig& settings = transport_->topics()->Get(topic);
+  if (settings.format == EventFormat::kEnvelope) {
+    const PayloadFormat format = settings.payload_format.value_or(pc.payload_format);
+    if (Status s = EncodeEnvelope(e, record.payload, format, pc.jxt_compat); !s.ok()) {
+      return s;
+    }
+    codec::AppendEnvelopeHeaders(e, record.headers, pc.jxt_compat);
+  } else if (Status s = EncodeCloudEventRecord(e, settings.format, record); !s.ok()) {
     return s;
   }
   record.key = e.aggregate_id;
-  codec::AppendEnvelopeHeaders(e, record.headers, pc.jxt_compat);
   core::Publisher::Meta meta;
   if (done || wants_result_meta()) meta = {e.event_id, e.aggregate_id, e.event_type};
   return Publish(std::move(record), std::move(meta), std::move(done));
+}
+
+Status EventBus::Impl::EncodeCloudEventRecord(const Envelope& e, EventFormat format,
+                                              Record& record) const {
+  // Any bytes travel in a CloudEvent (datacontenttype says what they are), so
+  // only the payload's JSON form is not required: payload_format and
+  // jxt_compat are the envelope format's settings.
+  if (Status s = Validate(e, PayloadFormat::kBase64); !s.ok()) return s;
+  const bool nats = config_.transport == TransportKind::kNats;
+  const CloudEventMode mode = format == EventFormat::kCloudEventsStructured
+                                  ? CloudEventMode::kStructured
+                                  : CloudEventMode::kBinary;
+  if (Status s =
+          EncodeCloudEvent(CloudEventFromEnvelope(e, config_.service_name), mode,
+                           nats ? CloudEventBinding::kNats : CloudEventBinding::kKafka, record);
+      !s.ok()) {
+    return s;
+  }
+  // JetStream de-duplicates by event id, as for envelopes (X-Event-ID becomes
+  // Nats-Msg-Id there); the consumer does not pass this header on.
+  if (nats) record.headers.push_back({"Nats-Msg-Id", e.event_id});
+  return Status();
 }
 
 Status EventBus::Impl::Subscribe(std::unique_ptr<core::Subscription> sub) {

@@ -67,6 +67,9 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
 
  private:
   void ReportError(const Status& status);
+  // Sets record's payload and headers to the CloudEvent of `e` in `format`
+  // (a CloudEvents one), for this bus's transport. Errors: InvalidArgument.
+  Status EncodeCloudEventRecord(const Envelope& e, EventFormat format, Record& record) const;
   // REQUIRES: mu_ held. Starts the consumer side if there is anything to consume.
   Status StartEngineLocked();
   core::ConsumerLoop::Subscriptions SubscriptionsLocked() const;
