@@ -254,10 +254,13 @@ TEST_F(MiddlewareTest, TimingFillsAHistogramPerTopicEventTypeAndOutcome) {
   ASSERT_OK(bus->PublishEnvelope("orders", NewEnvelope("order:9", "OrderVoided", 1, "{}")));
   ASSERT_TRUE(signal.WaitUntil([&] { return calls == 4; }));
   const std::string labels = "service=\"billing\",topic=\"orders\",event_type=";
-  // Observed just after the handler returns: wait for the last one.
+  // Observed just after each handler returns, on its own worker: wait for all four.
   EXPECT_TRUE(Eventually([&] {
-    return Contains(bus->MetricsText(), "evbus_handler_seconds_count{" + labels +
-                                            "\"OrderVoided\",outcome=\"error\"} 1");
+    const std::string text = bus->MetricsText();
+    return Contains(text, "evbus_handler_seconds_count{" + labels +
+                              "\"OrderVoided\",outcome=\"error\"} 1") &&
+           Contains(text,
+                    "evbus_handler_seconds_count{" + labels + "\"OrderPlaced\",outcome=\"ok\"} 3");
   })) << bus->MetricsText();
   const std::string metrics = bus->MetricsText();
   EXPECT_TRUE(Contains(metrics, "# TYPE evbus_handler_seconds histogram")) << metrics;

@@ -44,5 +44,43 @@ TEST_F(NatsTopicsTest, EphemeralTopicIsCoreNatsAndAtMostOnce) {
   EXPECT_EQ(info.status().code(), ErrorCode::kNotFound) << info.status().ToString();
 }
 
+// JetStream de-duplicates by event id within nats.duplicate_window. A dead
+// letter is one event read at one place: the same event dead-lettered again
+// after a replay (read at a new offset) is stored again; a retried
+// dead-letter publish of the same delivery is not stored twice.
+TEST_F(NatsTopicsTest, ADeadLetterIsDeduplicatedPerDeliveryNotPerEvent) {
+  const std::string dlq = unique_ + "-orders.dlq";
+  std::unique_ptr<EventBus> bus = NewBus(config_);
+  ASSERT_NE(bus, nullptr);
+  Signal signal;
+  int received = 0;
+  bool last_seen = false;  // the offset-9 dead letter, stored last
+  ASSERT_OK(bus->Subscribe(dlq, [&](const Record& r, const Delivery&) {
+    signal.Update([&] {
+      ++received;
+      last_seen = last_seen || FindHeader(r.headers, "X-Original-Offset") == "9";
+    });
+    return Status();
+  }));
+  ASSERT_OK(bus->Start());
+  int acked = 0;
+  for (const char* offset : {"5", "5", "9"}) {  // a publish retried, then a replay's failure
+    Record r{dlq, "order-1", {}, R"({"x":1})"};
+    r.headers = {{"X-Event-ID", "event-1"},
+                 {"X-Original-Topic", unique_ + "-orders"},
+                 {"X-Original-Partition", "0"},
+                 {"X-Original-Offset", offset}};
+    ASSERT_OK(bus->Publish(std::move(r), [&](const PublishResult& res) {
+      EXPECT_TRUE(res.status.ok()) << res.status.ToString();
+      signal.Update([&] { ++acked; });
+    }));
+    ASSERT_TRUE(signal.WaitUntil([&] { return acked > 0; }));  // in order
+    signal.Update([&] { --acked; });
+  }
+  EXPECT_TRUE(signal.WaitUntil([&] { return last_seen; }));
+  ASSERT_TRUE(bus->Close().ok());
+  EXPECT_EQ(received, 2);
+}
+
 }  // namespace
 }  // namespace evbus::test

@@ -87,7 +87,9 @@ struct Message {
 using MessageHandler = std::function<Status(const Message&)>;
 // Wraps `next` (the rest of the chain, ending in the subscription's handler)
 // and returns the handler to call instead. Called once per subscription,
-// when its chain is built; the handler it returns runs on worker threads,
+// when its chain is built, inside Start() (or Subscribe() on a running bus)
+// while the bus holds its lock: it must only build the handler, never call
+// the bus. The handler it returns runs on worker threads, with no lock held,
 // several at once, so it must be thread-safe. Retries, dead-lettering,
 // the handler timeout and the rate limit stay in the engine, outside the
 // chain: each retry runs the whole chain again. Built-ins: evbus/middleware.h.

@@ -46,6 +46,12 @@ Status CheckTopicConfig(const Config& config, std::string_view topic, const Topi
     if (Status s = CheckValue(TopicFieldAt(tf, topic, path), tf.get(t)); !s.ok()) return s;
   }
   const bool ephemeral = t.persistence == Persistence::kEphemeral;
+  const std::string_view suffix = config.subscriber.dead_letter_suffix;
+  if (ephemeral && !suffix.empty() && topic.ends_with(suffix)) {
+    return Fail(topic, "persistence",
+                "ephemeral, but the name ends with subscriber.dead_letter_suffix " +
+                    QuoteString(suffix) + ": a dead-letter topic must keep what it is given");
+  }
   switch (config.transport) {
     case TransportKind::kNats:
       if (ephemeral && (t.partitions != 0 || t.retention.count() != 0 || t.replication != 0)) {

@@ -47,6 +47,7 @@ Result<std::unique_ptr<EventBus>> EventBus::CreateWithTransport(
     const Config& config, uint64_t id, size_t threads_at_create,
     std::unique_ptr<transport::Transport> t) {
   std::shared_ptr<core::TransportRelay> relay = Impl::WireSinks(*t);
+  // CreateTransport did this already; transports made by tests have none yet.
   for (const auto& [topic, settings] : config.topics) t->topics()->Set(topic, settings);
   Result<std::unique_ptr<transport::Producer>> producer = t->CreateProducer();
   if (!producer.ok()) return producer.status();
@@ -130,6 +131,13 @@ Result<std::unique_ptr<core::Subscription>> MakeSubscription(std::string_view to
   sub->dead_letter_topic = options.dead_letter_topic.empty()
                                ? std::string(topic) + config.subscriber.dead_letter_suffix
                                : options.dead_letter_topic;
+  if (auto dlq = config.topics.find(sub->dead_letter_topic);
+      dlq != config.topics.end() && dlq->second.persistence == Persistence::kEphemeral) {
+    return InvalidArgument("subscribe to " + std::string(topic) + ": its dead-letter topic " +
+                           sub->dead_letter_topic +
+                           " is ephemeral, and nothing would keep a dead letter; make it "
+                           "persistent");
+  }
   const double rate = options.rate_limit.value_or(config.subscriber.rate_limit);
   if (rate < 0) {
     return InvalidArgument("subscribe to " + std::string(topic) + ": rate_limit " +

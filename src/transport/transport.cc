@@ -54,8 +54,10 @@ void TopicTable::Set(const std::string& topic, const TopicConfig& settings) {
   any_ephemeral_ = any_ephemeral_ || settings.persistence == Persistence::kEphemeral;
 }
 
-Result<std::unique_ptr<Transport>> CreateTransport(const Config& config,
-                                                   [[maybe_unused]] uint64_t bus_id) {
+namespace {
+
+Result<std::unique_ptr<Transport>> NewTransport(const Config& config,
+                                                [[maybe_unused]] uint64_t bus_id) {
   switch (config.transport) {
     case TransportKind::kMemory:
       return NewMemoryTransport(config);
@@ -73,6 +75,15 @@ Result<std::unique_ptr<Transport>> CreateTransport(const Config& config,
 #endif
   }
   return InvalidArgument("unknown transport");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Transport>> CreateTransport(const Config& config, uint64_t bus_id) {
+  Result<std::unique_ptr<Transport>> transport = NewTransport(config, bus_id);
+  if (!transport.ok()) return transport;
+  for (const auto& [topic, settings] : config.topics) (*transport)->topics()->Set(topic, settings);
+  return transport;
 }
 
 }  // namespace evbus::transport

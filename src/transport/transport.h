@@ -261,7 +261,8 @@ class Transport {
 Status CheckTopicPartitions(std::string_view transport, const std::string& topic, int32_t have,
                             int32_t want, std::string_view setting, TopicStrategy strategy);
 
-// Creates the transport that config.transport names.
+// Creates the transport that config.transport names, with config.topics as
+// its per-topic settings.
 // Errors: NotImplemented for a transport not built into this version,
 // Unavailable when it cannot connect.
 Result<std::unique_ptr<Transport>> CreateTransport(const Config& config, uint64_t bus_id);

@@ -142,8 +142,14 @@ Status ReadWholeTopic(const Config& config, KafkaShared* shared, uint64_t bus_id
         char err[512];
         // No group: the simple consumer reads by offset, commits nothing
         // and joins nothing.
+        // Every partition is started at once but read one after another: a
+        // small prefetch per partition keeps a wide topic's read in bounds.
         if (rd_kafka_conf_set(conf, "group.id", "", err, sizeof(err)) != RD_KAFKA_CONF_OK ||
             rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)) !=
+                RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "2048", err, sizeof(err)) !=
+                RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(conf, "queued.min.messages", "1000", err, sizeof(err)) !=
                 RD_KAFKA_CONF_OK) {
           return Status(ErrorCode::kInternal, std::string("kafka topic reader: ") + err);
         }

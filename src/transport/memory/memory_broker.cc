@@ -53,6 +53,12 @@ std::optional<int32_t> MemoryBroker::Partitions(const std::string& topic) const 
   return static_cast<int32_t>(it->second.partitions.size());
 }
 
+bool MemoryBroker::Ephemeral(const std::string& topic) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = topics_.find(topic);
+  return it != topics_.end() && it->second.ephemeral;
+}
+
 MemoryBroker::Topic& MemoryBroker::GetOrCreateTopicLocked(const std::string& topic) {
   auto [it, inserted] = topics_.try_emplace(topic);
   if (inserted) {

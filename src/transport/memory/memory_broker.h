@@ -53,6 +53,8 @@ class MemoryBroker {
   // Errors: AlreadyExists, InvalidArgument (partitions < 0).
   Status CreateTopic(const std::string& topic, int32_t partitions, bool ephemeral = false);
   std::optional<int32_t> Partitions(const std::string& topic) const;
+  // Whether `topic` was created ephemeral; false for a missing topic.
+  bool Ephemeral(const std::string& topic) const;
   // Every topic with its partition count and retention, sorted by name.
   std::vector<TopicInfo> Topics() const;
 

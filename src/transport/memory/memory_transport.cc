@@ -172,6 +172,13 @@ class MemoryTransport final : public Transport {
       }
       return CreateMissing(*broker_, *topics(), topic);
     }
+    // Buses sharing a broker must agree on what the topic keeps.
+    if (broker_->Ephemeral(topic) != topics()->ephemeral(topic)) {
+      return FailedPrecondition("memory topic " + topic + " exists " +
+                                (broker_->Ephemeral(topic) ? "ephemeral" : "persistent") +
+                                ", but topics." + topic + ".persistence says " +
+                                (topics()->ephemeral(topic) ? "ephemeral" : "persistent"));
+    }
     const int32_t own = topics()->Get(topic).partitions;
     return CheckTopicPartitions("memory", topic, *have, own > 0 ? own : partitions_,
                                 own > 0 ? "topics." + topic + ".partitions" : "memory.partitions",

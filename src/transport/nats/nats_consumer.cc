@@ -143,8 +143,9 @@ class NatsConsumer final : public Consumer {
     if (listener_ != nullptr && !ephemeral_added_.empty()) listener_->OnAssigned(ephemeral_added_);
     ephemeral_removed_.clear();
     ephemeral_added_.clear();
-    ephemeral_.Take(out, max, std::chrono::milliseconds(0), spare_);
-    if (!out.empty()) return status;
+    // At most half a poll from the ephemeral topics up front, so that a
+    // steady stream of them cannot starve the stored partitions.
+    ephemeral_.Take(out, std::max<size_t>(1, max / 2), std::chrono::milliseconds(0), spare_);
     // Back for the next lease step: the leases are refreshed on time, and a
     // member without partitions (nothing to fetch) claims as soon as it may.
     const auto deadline = std::min(Clock::now() + timeout, next_step_);
@@ -210,10 +211,12 @@ class NatsConsumer final : public Consumer {
   }
 
   void Pause(const TopicPartition& tp) override {
+    if (streams_.ephemeral(tp.topic)) return ephemeral_.SetPaused(tp.topic, true);
     std::lock_guard<std::mutex> state(mu_);
     if (auto it = parts_.find(tp); it != parts_.end()) it->second->paused = true;
   }
   void Resume(const TopicPartition& tp) override {
+    if (streams_.ephemeral(tp.topic)) return ephemeral_.SetPaused(tp.topic, false);
     std::lock_guard<std::mutex> state(mu_);
     if (auto it = parts_.find(tp); it != parts_.end()) it->second->paused = false;
   }

@@ -50,6 +50,10 @@ void EphemeralSubscriptions::UnsubscribeAll(std::vector<TopicPartition>* removed
   subs_.clear();
 }
 
+void EphemeralSubscriptions::SetPaused(const std::string& topic, bool paused) {
+  if (auto it = subs_.find(topic); it != subs_.end()) it->second.paused = paused;
+}
+
 void EphemeralSubscriptions::Take(std::vector<RecordPtr>& out, size_t max,
                                   std::chrono::milliseconds wait, SpareRecords& spare) {
   if (subs_.empty()) return;
@@ -58,6 +62,7 @@ void EphemeralSubscriptions::Take(std::vector<RecordPtr>& out, size_t max,
   std::advance(it, static_cast<std::ptrdiff_t>(rr_++ % subs_.size()));
   for (size_t i = 0; i < subs_.size() && out.size() < max; ++i, ++it) {
     if (it == subs_.end()) it = subs_.begin();
+    if (it->second.paused) continue;
     const bool first_waits = i == 0 && out.empty() && wait.count() > 0;
     int64_t timeout = first_waits ? wait.count() : 0;
     natsMsg* msg = nullptr;

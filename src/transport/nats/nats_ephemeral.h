@@ -47,9 +47,13 @@ class EphemeralSubscriptions {
   // Unsubscribes from every topic, appending their partitions to `removed`.
   void UnsubscribeAll(std::vector<TopicPartition>* removed = nullptr);
   bool empty() const { return subs_.empty(); }
-  // Appends what is pending, up to `max` records in `out`; waits up to
-  // `wait` for a first one when there is none (on one subscription: the
-  // others' messages wait for the next call).
+  // A paused topic is not read: its messages wait in cnats (up to the
+  // pending limits; beyond them the server's are dropped, as for any slow
+  // Core NATS subscriber), so the engine's window and memory budget hold.
+  void SetPaused(const std::string& topic, bool paused);
+  // Appends what is pending on the topics not paused, up to `max` records
+  // in `out`; waits up to `wait` for a first one when there is none (on one
+  // subscription: the others' messages wait for the next call).
   void Take(std::vector<RecordPtr>& out, size_t max, std::chrono::milliseconds wait,
             SpareRecords& spare);
 
@@ -57,6 +61,7 @@ class EphemeralSubscriptions {
   struct Sub {
     natsSubscription* sub = nullptr;
     int64_t next_offset = 0;
+    bool paused = false;
   };
   NatsSession& session_;
   const std::string group_;

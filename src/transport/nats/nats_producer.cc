@@ -96,6 +96,25 @@ void OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closur
   table->Completed();
 }
 
+// The JetStream de-duplication id of a record: its own Nats-Msg-Id header (a
+// dead-letter replay's), else its event id. A dead letter's event id is
+// qualified by where the event was read (X-Original-*): dead-lettered again
+// after a replay (a new origin offset), within the duplicate window, it must
+// be stored again, not taken for a duplicate and dropped.
+std::string MessageId(const Headers& headers) {
+  if (std::optional<std::string_view> own = FindHeader(headers, "Nats-Msg-Id")) {
+    return std::string(*own);
+  }
+  std::string id(FindHeader(headers, kEventIdHeader).value_or(""));
+  if (id.empty()) return id;
+  if (std::optional<std::string_view> offset = FindHeader(headers, "X-Original-Offset")) {
+    id += "@" + std::string(FindHeader(headers, "X-Original-Topic").value_or("")) + "/" +
+          std::string(FindHeader(headers, "X-Original-Partition").value_or("")) + "/" +
+          std::string(*offset);
+  }
+  return id;
+}
+
 class NatsProducer final : public Producer {
  public:
   NatsProducer(NatsSession& session, NatsStreams& streams)
@@ -111,8 +130,8 @@ class NatsProducer final : public Producer {
     std::shared_lock<std::shared_mutex> use(use_mu_);  // Close waits for us
     if (closed_.load(std::memory_order_acquire)) return Closed("producer is closed");
     if (Status s = Start(); !s.ok()) return s;
-    if (streams_.ephemeral(record.topic)) return PublishCore(record, done);
     if (Status s = streams_.Ensure(record.topic); !s.ok()) return s;
+    if (streams_.ephemeral(record.topic)) return PublishCore(record, done);
     const int32_t partition = record.key.empty() ? static_cast<int32_t>(Random() % partitions_)
                                                  : PartitionForKey(record.key, partitions_);
     const std::string subject = Subject(session_.config().nats, record.topic, partition);
@@ -131,10 +150,7 @@ class NatsProducer final : public Producer {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = kPubAckWaitMs;
-    // A Nats-Msg-Id header of the record's own (a dead-letter replay's) wins.
-    std::optional<std::string_view> id = FindHeader(record.headers, "Nats-Msg-Id");
-    if (!id) id = FindHeader(record.headers, kEventIdHeader);
-    const std::string msg_id(id.value_or(""));
+    const std::string msg_id = MessageId(record.headers);
     if (!msg_id.empty()) po.MsgId = msg_id.c_str();
     natsMsg* raw = msg;
     table_->Add(raw, {std::move(done), partition});

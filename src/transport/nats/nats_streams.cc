@@ -68,8 +68,22 @@ Status NatsStreams::Ensure(const std::string& topic) {
     std::lock_guard<std::mutex> lock(mu_);
     if (ensured_.count(topic) != 0) return Status();
   }
-  // An ephemeral topic is Core NATS publish/subscribe: no stream stores it.
-  if (topics_.ephemeral(topic)) return Status();
+  const NatsConfig& config = session_.config().nats;
+  // An ephemeral topic is Core NATS publish/subscribe on the subject <topic>:
+  // no stream may store it (nor would its readers ever see a stream's copy).
+  if (topics_.ephemeral(topic)) {
+    for (const std::string& pattern : config.subjects) {
+      if (SubjectMatches(pattern, topic)) {
+        return Status(ErrorCode::kFailedPrecondition,
+                      "ephemeral topic " + topic + " is under nats.subjects " + pattern +
+                          ": stream " + config.stream +
+                          " would store it; move the topic or make it persistent");
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ensured_.insert(topic);
+    return Status();
+  }
   if (Status s = session_.Connect(); !s.ok()) return s;
   const NatsConfig& nc = session_.config().nats;
   // A shared stream (nats.stream) is one stream whatever the partitions.

@@ -121,7 +121,19 @@ class PartitionReader {
       fr.Expires = kFetchWaitMs * 1'000'000;
       natsMsgList list{nullptr, 0};
       natsStatus s = GuardedFetch(&list, sub_, &fr, may_arrive, 4 * kBatch);
-      if (s == NATS_TIMEOUT) break;  // removed meanwhile: nothing more to read
+      if (s == NATS_TIMEOUT) {
+        // Nothing came: either what is left was removed meanwhile (retention,
+        // a purge), or the server stalls; a partial read must not pass for whole.
+        jsConsumerInfo* ci = nullptr;
+        const bool known = natsSubscription_GetConsumerInfo(&ci, sub_, nullptr, nullptr) == NATS_OK;
+        const uint64_t left = known ? ci->NumPending + static_cast<uint64_t>(ci->NumAckPending) : 1;
+        if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+        if (known && left == 0) break;
+        return Status(ErrorCode::kTimeout,
+                      "topic " + topic_ + ": read " + stream_ + " stalled with " +
+                          (known ? std::to_string(left) : std::string("some")) +
+                          " messages still to read");
+      }
       if (s != NATS_OK) {
         natsMsgList_Destroy(&list);
         return NatsError("topic " + topic_ + ": read " + stream_, s);
