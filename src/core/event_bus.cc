@@ -103,6 +103,21 @@ Status EventBus::PublishEnvelope(std::string_view topic, const Envelope& envelop
   return impl_->PublishEnvelope(topic, envelope, std::move(done));
 }
 
+Status EventBus::Publish(Record record, PublishCallback done, const PublishOptions& options) {
+  core::Publisher::Meta meta;
+  if (done || impl_->wants_result_meta()) {
+    meta.aggregate_id = record.key;
+    if (auto id = FindHeader(record.headers, "X-Event-ID")) meta.event_id = *id;
+    if (auto type = FindHeader(record.headers, "X-Event-Type")) meta.event_type = *type;
+  }
+  return impl_->Publish(std::move(record), std::move(meta), std::move(done), options);
+}
+
+Status EventBus::PublishEnvelope(std::string_view topic, const Envelope& envelope,
+                                 PublishCallback done, const PublishOptions& options) {
+  return impl_->PublishEnvelope(topic, envelope, std::move(done), options);
+}
+
 namespace {
 
 // A subscription with every option resolved against the configuration.
@@ -231,19 +246,24 @@ void EventBus::Impl::OpenRelay() {
   relay_open_.store(true, std::memory_order_release);
 }
 
-Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done) {
+Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done,
+                               const PublishOptions& options) {
   if (record.topic.empty()) return InvalidArgument("publish: record.topic is empty");
+  if (Status s = ApplyPublishOptions(options, record); !s.ok()) return s;
   // A publish-only bus need not be started: its first publish opens the relay.
   if (!relay_open_.load(std::memory_order_acquire)) OpenRelay();
   const BusState s = state();
   if (s == BusState::kDraining || s == BusState::kClosed) {
     return Closed("bus is " + std::string(ToString(s)) + "; publish refused");
   }
-  return publisher_.Publish(std::move(record), std::move(meta), std::move(done));
+  if (!meta.internal) {
+    for (const PublishInterceptor& intercept : publish_interceptors_) intercept(record);
+  }
+  return publisher_.Publish(std::move(record), std::move(meta), std::move(done), options.timeout);
 }
 
 Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e,
-                                       PublishCallback done) {
+                                       PublishCallback done, const PublishOptions& options) {
   Record record;
   record.topic = topic;
   const PublisherConfig& pc = config_.publisher;
@@ -254,7 +274,7 @@ Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e
   codec::AppendEnvelopeHeaders(e, record.headers, pc.jxt_compat);
   core::Publisher::Meta meta;
   if (done || wants_result_meta()) meta = {e.event_id, e.aggregate_id, e.event_type};
-  return Publish(std::move(record), std::move(meta), std::move(done));
+  return Publish(std::move(record), std::move(meta), std::move(done), options);
 }
 
 Status EventBus::Impl::Subscribe(std::unique_ptr<core::Subscription> sub) {
