@@ -227,6 +227,7 @@ class EVBUS_EXPORT EventBus {
   //   ErrorCallback              workers (dead-letter failures), "evb-poll"
   //                              (consumer), the transport's threads
   //   ConnectionCallback         the transport's threads (librdkafka, cnats)
+  //   PublishInterceptor         the thread calling Publish (or its Sync/batch forms)
   //   Backlog / HealthAlert      "evb-ops"
 
   // Asynchronous problems (see ErrorCallback). What the transport reported
