@@ -158,6 +158,12 @@ TEST_P(PublishOptionsTest, SyncReturnsWhereTheSubscriberFindsTheRecord) {
     results.push_back(*r);
   }
   EXPECT_EQ(results[2].partition, 3);
+  Record raw;
+  raw.topic = out;
+  raw.payload = "raw-sync";
+  Result<PublishResult> raw_result = bus->PublishSync(raw, options);
+  ASSERT_TRUE(raw_result.ok()) << raw_result.status().ToString();
+  EXPECT_EQ(raw_result->partition, 3);
   ASSERT_OK(bus->PublishEnvelope(in, NewEnvelope("agg-h", "T", 1, "{}")));
   ASSERT_TRUE(signal.WaitUntil([&] { return from_handler.size() == 1; }));
   {
@@ -165,8 +171,13 @@ TEST_P(PublishOptionsTest, SyncReturnsWhereTheSubscriberFindsTheRecord) {
     ASSERT_TRUE(from_handler[0].ok()) << from_handler[0].status().ToString();
     results.push_back(*from_handler[0]);
   }
-  ASSERT_TRUE(received.WaitFor(4));
+  ASSERT_TRUE(received.WaitFor(5));
   std::lock_guard<std::mutex> lock(received.signal.mutex());
+  for (const Record& rec : received.records) {
+    if (rec.payload != "raw-sync") continue;
+    EXPECT_EQ(rec.partition, raw_result->partition);
+    EXPECT_EQ(rec.offset, raw_result->offset);
+  }
   for (const PublishResult& r : results) {
     bool found = false;
     for (const Record& rec : received.records) {
