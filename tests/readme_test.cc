@@ -52,6 +52,16 @@ TEST(Readme, ShowsTheCompiledCloudEventsExampleVerbatim) {
       << "README.md's CloudEvents example differs from examples/cloudevents.cc";
 }
 
+TEST(Readme, ShowsTheCompiledPublishingAndTraceExamplesVerbatim) {
+  const std::string readme = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/README.md");
+  for (const char* name : {"publish_options.cc", "trace_context.cc"}) {
+    const std::string example = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/examples/" + name);
+    ASSERT_FALSE(example.empty()) << name;
+    EXPECT_NE(readme.find("```cpp\n" + example + "```"), std::string::npos)
+        << "README.md's example differs from examples/" << name;
+  }
+}
+
 TEST(Readme, KeepsExactlyTheTwoSetUpCommands) {
   const std::string readme = ReadFile(std::string(EVBUS_SOURCE_DIR) + "/README.md");
   EXPECT_NE(readme.find("./scripts/demo "), std::string::npos);

@@ -15,8 +15,10 @@
 #include "evbus/middleware.h"
 #include "evbus/ops.h"
 #include "evbus/outbox.h"
+#include "evbus/publish_options.h"
 #include "evbus/record.h"
 #include "evbus/status.h"
+#include "evbus/trace_context.h"
 #include "evbus/version.h"
 
 #endif  // EVBUS_EVBUS_H_

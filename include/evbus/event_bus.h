@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "evbus/export.h"
 #include "evbus/handler.h"
 #include "evbus/ops.h"
+#include "evbus/publish_options.h"
 #include "evbus/record.h"
 #include "evbus/status.h"
 
@@ -145,6 +147,44 @@ class EVBUS_EXPORT EventBus {
   Status PublishEnvelope(std::string_view topic, const Envelope& envelope,
                          PublishCallback done = nullptr);
 
+  // Publish and PublishEnvelope with `options` (see PublishOptions): extra
+  // headers, an explicit partition, a timeout of this publish's own.
+  // Errors: those above; InvalidArgument for a negative partition or
+  // timeout, or a partition beyond the topic's count (naming both).
+  Status Publish(Record record, PublishCallback done, const PublishOptions& options);
+  Status PublishEnvelope(std::string_view topic, const Envelope& envelope, PublishCallback done,
+                         const PublishOptions& options);
+
+  // Publishes and waits for the broker's acknowledgement: the result holds
+  // the partition and offset the record was stored at. One deadline, from
+  // the call, for room in the queue and for the acknowledgement:
+  // options.timeout, else publisher.timeout. At the deadline it returns
+  // Timeout, but the record was handed over and may still be stored: its
+  // result then goes to the result callback (SetPublishResultCallback)
+  // exactly once, as every accepted publish's does. Safe on a handler thread.
+  // Errors: those of Publish (the publish was refused: nothing sent); the
+  // error the broker completed it with; Timeout (no acknowledgement yet:
+  // the outcome is unknown); WouldDeadlock when called where completions are
+  // delivered (inside a PublishCallback or the result callback, or on
+  // Kafka's "evb-kprod" thread), which would wait for itself.
+  Result<PublishResult> PublishSync(Record record, const PublishOptions& options = {});
+  Result<PublishResult> PublishEnvelopeSync(std::string_view topic, const Envelope& envelope,
+                                            const PublishOptions& options = {});
+
+  // Publishes `envelopes` to `topic` in order, each with `options`
+  // (options.timeout bounds each one's wait for room). `done` (if any) is
+  // called exactly once per envelope, with its index: with the broker's
+  // outcome for each one accepted, and before this returns, with the refusal
+  // for each one not accepted. The first refusal (an invalid envelope,
+  // QueueFull, Closed) stops the batch: the envelopes after it are not
+  // published and complete with the same error code, naming the refused
+  // one (so Status::retriable() says the same of them). Only accepted
+  // envelopes reach the result callback (SetPublishResultCallback).
+  // Returns OK when every envelope was accepted, else the first refusal,
+  // with its index.
+  Status PublishBatch(std::string_view topic, std::span<const Envelope> envelopes,
+                      BatchCallback done = nullptr, const PublishOptions& options = {});
+
   // Registers the handler of `topic`. Before Start() this costs nothing; after
   // Start() the consumer resubscribes to the new topic set.
   // Errors: InvalidArgument (empty topic, null handler), AlreadyExists (topic
@@ -210,6 +250,7 @@ class EVBUS_EXPORT EventBus {
   //   ErrorCallback              workers (dead-letter failures), "evb-poll"
   //                              (consumer), the transport's threads
   //   ConnectionCallback         the transport's threads (librdkafka, cnats)
+  //   PublishInterceptor         the thread calling Publish (or its Sync/batch forms)
   //   Backlog / HealthAlert      "evb-ops"
 
   // Asynchronous problems (see ErrorCallback). What the transport reported
@@ -232,6 +273,10 @@ class EVBUS_EXPORT EventBus {
   Status SetBacklogCallback(BacklogCallback callback);
   // Health-check monitor alerts (health_check.monitor).
   Status SetHealthAlertCallback(HealthAlertCallback callback);
+  // Adds `interceptor` (see PublishInterceptor), run after those added
+  // before it; set before Start() and the first publish like the callbacks
+  // above. Errors: InvalidArgument (null), FailedPrecondition (too late).
+  Status AddPublishInterceptor(PublishInterceptor interceptor);
 
   // The last backlog sample (empty partitions before the first one). Lag is
   // sampled (a broker round trip on Kafka and NATS) only while a backlog

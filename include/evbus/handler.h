@@ -24,6 +24,7 @@
 #include "evbus/export.h"
 #include "evbus/record.h"
 #include "evbus/status.h"
+#include "evbus/trace_context.h"
 
 namespace evbus {
 
@@ -53,6 +54,11 @@ struct Delivery {
   const Record& record;  // topic, key, headers, partition, offset, timestamp
   int attempt;           // 1 on first delivery to this handler, 2 on the first retry, ...
   const CancelToken& cancel;
+
+  // The W3C trace context the publisher sent (traceparent and tracestate
+  // headers), read from record.headers on each call; nullopt when there is
+  // none or it is invalid. Every retry attempt sees the same one.
+  std::optional<TraceContext> trace() const { return TraceContext::FromHeaders(record.headers); }
 };
 
 // What a handler's result does:

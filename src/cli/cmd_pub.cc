@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <limits>
 #include <mutex>
 
 #include "cli/commands.h"
@@ -24,9 +25,21 @@ struct PubOptions {
   bool raw = false;
   std::string key;
   std::vector<std::string> headers;  // K=V
+  int32_t partition = -1;            // -1: the key's
   EnvelopeDefaults defaults;
   std::string cloudevents;  // binary | structured: overrides topics.<topic>.format
 };
+
+// --header K=V (repeatable) and --partition, as the bus's publish options.
+PublishOptions ToPublishOptions(const PubOptions& p) {
+  PublishOptions options;
+  for (const std::string& h : p.headers) {
+    const size_t eq = h.find('=');
+    options.headers.push_back({h.substr(0, eq), h.substr(eq + 1)});
+  }
+  if (p.partition >= 0) options.partition = p.partition;
+  return options;
+}
 
 // Prints one line per completion, in completion order, and counts them.
 class Completions {
@@ -55,22 +68,18 @@ class Completions {
 };
 
 // Publishes one message; errors name the message's place in the input.
-Status PublishOne(EventBus& bus, const PubOptions& p, const std::string& message,
-                  const PublishCallback& done) {
+Status PublishOne(EventBus& bus, const PubOptions& p, const PublishOptions& options,
+                  const std::string& message, const PublishCallback& done) {
   if (!p.raw) {
     Result<Envelope> e = ParseEnvelopeInput(message, p.defaults);
     if (!e.ok()) return e.status();
-    return bus.PublishEnvelope(p.topic, *e, done);
+    return bus.PublishEnvelope(p.topic, *e, done, options);
   }
   Record r;
   r.topic = p.topic;
   r.key = p.key;
   r.payload = message;
-  for (const std::string& h : p.headers) {
-    const size_t eq = h.find('=');
-    r.headers.push_back({h.substr(0, eq), eq == std::string::npos ? "" : h.substr(eq + 1)});
-  }
-  return bus.Publish(std::move(r), done);
+  return bus.Publish(std::move(r), done, options);
 }
 
 int Run(const PubOptions& p) {
@@ -96,9 +105,10 @@ int Run(const PubOptions& p) {
   const PublishCallback done = [&](const PublishResult& r) { completions.Done(r); };
   int64_t accepted = 0;
   Status failed;
+  const PublishOptions options = ToPublishOptions(p);
   auto publish = [&](const std::string& message, const std::string& where) {
     if (!failed.ok() || message.find_first_not_of(" \t\r") == std::string::npos) return;
-    Status s = PublishOne(**bus, p, message, done);
+    Status s = PublishOne(**bus, p, options, message, done);
     if (s.ok()) {
       ++accepted;
     } else {
@@ -144,14 +154,27 @@ void RegisterPub(CLI::App& app, Action& run) {
       "  evbus pub orders --file events.jsonl --url nats://127.0.0.1:4222\n"
       "  printf 'a\\nb\\n' | evbus pub logs --raw --key k1 --header source=cli\n"
       "  evbus pub orders --cloudevents structured --aggregate order-1 '{\"payload\":{}}'\n"
+      "  evbus pub orders --aggregate order-1 --partition 2 --header traceparent=00-"
+      "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 '{\"payload\":{}}'\n"
       "On the memory transport the broker lives in the process: see `evbus script`.");
   cmd->add_option("topic", p->topic, "Topic to publish to")->required();
   cmd->add_option("messages", p->messages, "Messages (one JSON object each, or raw with --raw)");
   cmd->add_option("--file", p->file, "Read messages from FILE, one per line ('-' = stdin)");
   cmd->add_flag("--raw", p->raw, "Publish each message as a raw record's payload");
   cmd->add_option("--key", p->key, "Key of raw records (--raw)");
-  cmd->add_option("--header", p->headers, "Header K=V of raw records (--raw; repeatable)")
-      ->allow_extra_args(false);
+  cmd->add_option("--header", p->headers,
+                  "Header K=V of every message, after an envelope's own (repeatable)")
+      ->allow_extra_args(false)
+      ->check(
+          [](const std::string& h) {
+            return h.find('=') == std::string::npos || h.front() == '='
+                       ? "header " + h + " is not K=V (a non-empty name, '=', the value)"
+                       : std::string();
+          },
+          "K=V");
+  cmd->add_option("--partition", p->partition,
+                  "Store every message in partition N instead of its key's")
+      ->check(CLI::Range(0, std::numeric_limits<int32_t>::max()));
   cmd->add_option("--aggregate", p->defaults.aggregate_id,
                   "Aggregate id of envelopes that have none");
   cmd->add_option("--type", p->defaults.event_type, "Event type of envelopes that have none")
@@ -162,8 +185,8 @@ void RegisterPub(CLI::App& app, Action& run) {
       ->check(CLI::IsMember({"binary", "structured"}));
   p->connection.Add(cmd);
   cmd->callback([&run, p, cmd] {
-    if (!p->raw && (cmd->count("--key") > 0 || cmd->count("--header") > 0)) {
-      throw CLI::ValidationError("--key/--header", "only apply to raw records: add --raw");
+    if (!p->raw && cmd->count("--key") > 0) {
+      throw CLI::ValidationError("--key", "only applies to raw records: add --raw");
     }
     if (p->raw && !p->cloudevents.empty()) {
       throw CLI::ValidationError("--cloudevents", "applies to envelopes, not to --raw records");

@@ -7,12 +7,14 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "cli/commands.h"
 #include "cli/config_flags.h"
 #include "cli/json_text.h"
 #include "codec/base64.h"
+#include "evbus/trace_context.h"
 #include "transport/transport.h"
 
 namespace evbus::cli {
@@ -54,6 +56,9 @@ void PrintJson(const Record& r, const Envelope* e) {
   o.Add("topic", r.topic).Add("partition", r.partition).Add("offset", r.offset);
   o.Raw("key", JsonText(r.key)).Add("timestamp", TimeText(r.timestamp));
   o.Raw("headers", JsonArray(headers));
+  if (std::optional<TraceContext> trace = TraceContext::FromHeaders(r.headers)) {
+    o.Add("trace_id", trace->trace_id);
+  }
   // A decoded envelope is valid JSON as it stands: embed it.
   o.Raw(e != nullptr ? "envelope" : "payload", e != nullptr ? r.payload : JsonText(r.payload));
   std::printf("%s\n", o.str().c_str());
@@ -64,6 +69,9 @@ void PrintText(const Record& r, const Envelope* e) {
               static_cast<long long>(r.offset), r.key.empty() ? "-" : r.key.c_str(),
               TimeText(r.timestamp).c_str());
   for (const Header& h : r.headers) std::printf("  %s: %s\n", h.key.c_str(), h.value.c_str());
+  if (std::optional<TraceContext> trace = TraceContext::FromHeaders(r.headers)) {
+    std::printf("  trace %s\n", trace->trace_id.c_str());
+  }
   if (e != nullptr) {
     std::printf("  envelope %s aggregate %s version %lld id %s at %s\n", e->event_type.c_str(),
                 e->aggregate_id.c_str(), static_cast<long long>(e->event_version),
@@ -159,8 +167,9 @@ void RegisterSub(CLI::App& app, Action& run) {
   auto o = std::make_shared<SubOptions>();
   CLI::App* cmd = app.add_subcommand(
       "sub",
-      "Read TOPIC and print each record: topic, partition, offset, key, time, headers, and "
-      "the decoded envelope (or the payload when it is not one). With --group, read as that "
+      "Read TOPIC and print each record: topic, partition, offset, key, time, headers, the "
+      "trace id of its W3C traceparent header (when it has one), and the decoded envelope (or the "
+      "payload when it is not one). With --group, read as that "
       "consumer group and commit what was printed; without, read as a new throwaway group and "
       "commit nothing. Runs until --count records, --timeout seconds without a record, or "
       "Ctrl-C. Exit code 1 when --count records did not arrive.");

@@ -109,6 +109,21 @@ Status EventBus::PublishEnvelope(std::string_view topic, const Envelope& envelop
   return impl_->PublishEnvelope(topic, envelope, std::move(done));
 }
 
+Status EventBus::Publish(Record record, PublishCallback done, const PublishOptions& options) {
+  core::Publisher::Meta meta;
+  if (done || impl_->wants_result_meta()) {
+    meta.aggregate_id = record.key;
+    if (auto id = FindHeader(record.headers, "X-Event-ID")) meta.event_id = *id;
+    if (auto type = FindHeader(record.headers, "X-Event-Type")) meta.event_type = *type;
+  }
+  return impl_->Publish(std::move(record), std::move(meta), std::move(done), options);
+}
+
+Status EventBus::PublishEnvelope(std::string_view topic, const Envelope& envelope,
+                                 PublishCallback done, const PublishOptions& options) {
+  return impl_->PublishEnvelope(topic, envelope, std::move(done), options);
+}
+
 namespace {
 
 // A subscription with every option resolved against the configuration.
@@ -261,8 +276,10 @@ void EventBus::Impl::OpenRelay() {
   relay_open_.store(true, std::memory_order_release);
 }
 
-Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done) {
+Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, PublishCallback done,
+                               const PublishOptions& options) {
   if (record.topic.empty()) return InvalidArgument("publish: record.topic is empty");
+  if (Status s = ApplyPublishOptions(options, record); !s.ok()) return s;
   // Inside a handler under middleware::CorrelationId: its id goes along.
   if (const std::string_view cid = middleware::CurrentCorrelationId();
       !cid.empty() && !FindHeader(record.headers, "X-Correlation-ID")) {
@@ -274,11 +291,14 @@ Status EventBus::Impl::Publish(Record record, core::Publisher::Meta meta, Publis
   if (s == BusState::kDraining || s == BusState::kClosed) {
     return Closed("bus is " + std::string(ToString(s)) + "; publish refused");
   }
-  return publisher_.Publish(std::move(record), std::move(meta), std::move(done));
+  if (!meta.internal) {
+    for (const PublishInterceptor& intercept : publish_interceptors_) intercept(record);
+  }
+  return publisher_.Publish(std::move(record), std::move(meta), std::move(done), options.timeout);
 }
 
 Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& envelope,
-                                       PublishCallback done) {
+                                       PublishCallback done, const PublishOptions& options) {
   // Inside a handler under middleware::CorrelationId, an envelope without a
   // correlation id gets the handler's (a copy, made only then).
   std::optional<Envelope> correlated;
@@ -304,7 +324,7 @@ Status EventBus::Impl::PublishEnvelope(std::string_view topic, const Envelope& e
   record.key = e.aggregate_id;
   core::Publisher::Meta meta;
   if (done || wants_result_meta()) meta = {e.event_id, e.aggregate_id, e.event_type};
-  return Publish(std::move(record), std::move(meta), std::move(done));
+  return Publish(std::move(record), std::move(meta), std::move(done), options);
 }
 
 Status EventBus::Impl::EncodeCloudEventRecord(const Envelope& e, EventFormat format,

@@ -9,6 +9,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "core/consumer_loop.h"
 #include "core/counters.h"
@@ -40,8 +42,20 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   // holds the reports until Start(), the first publish or Close() opens it.
   static std::shared_ptr<core::TransportRelay> WireSinks(transport::Transport & transport);
 
-  Status Publish(Record record, core::Publisher::Meta meta, PublishCallback done);
-  Status PublishEnvelope(std::string_view topic, const Envelope& envelope, PublishCallback done);
+  // Applies `options` (headers, partition, timeout) and the publish
+  // interceptors (not to the bus's own records, meta.internal), then publishes.
+  Status Publish(Record record, core::Publisher::Meta meta, PublishCallback done,
+                 const PublishOptions& options = {});
+  Status PublishEnvelope(std::string_view topic, const Envelope& envelope, PublishCallback done,
+                         const PublishOptions& options = {});
+  // Publishing options (bus_publish.cc).
+  // Runs `publish` with a callback that records the result, then waits for
+  // it until `options`' deadline. Errors: see EventBus::PublishEnvelopeSync.
+  Result<PublishResult> PublishSync(const std::function<Status(PublishCallback)>& publish,
+                                    std::string_view topic, const PublishOptions& options);
+  Status PublishBatch(std::string_view topic, std::span<const Envelope> envelopes,
+                      BatchCallback done, const PublishOptions& options);
+  Status AddPublishInterceptor(PublishInterceptor interceptor);
   Status Subscribe(std::unique_ptr<core::Subscription> sub);
   Status ConfigureTopic(std::string_view topic, const TopicConfig& settings);
   Status Use(Middleware middleware);
@@ -70,6 +84,10 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   // Sets record's payload and headers to the CloudEvent of `e` in `format`
   // (a CloudEvents one), for this bus's transport. Errors: InvalidArgument.
   Status EncodeCloudEventRecord(const Envelope& e, EventFormat format, Record& record) const;
+  // Checks `options` and writes their headers and partition into `record`
+  // (a record published without a partition option goes by its key, whatever
+  // record.partition says). Errors: InvalidArgument naming the bad value.
+  static Status ApplyPublishOptions(const PublishOptions& options, Record& record);
   // REQUIRES: mu_ held. Starts the consumer side if there is anything to consume.
   Status StartEngineLocked();
   core::ConsumerLoop::Subscriptions SubscriptionsLocked() const;
@@ -124,6 +142,8 @@ class [[gnu::visibility("hidden")]] EventBus::Impl {
   ConnectionCallback connection_callback_;
   BacklogCallback backlog_callback_;
   HealthAlertCallback health_alert_callback_;
+  // Written only before the first publish (AddPublishInterceptor), read after.
+  std::vector<PublishInterceptor> publish_interceptors_;
 
   // Operations. Created before Start() returns, destroyed with the bus.
   ops::BacklogBoard backlog_board_;

@@ -1,5 +1,7 @@
 #include "core/publisher.h"
 
+#include "core/completion_thread.h"
+
 namespace evbus::core {
 
 Publisher::Publisher(std::unique_ptr<transport::Producer> producer, const PublisherConfig& config,
@@ -17,7 +19,8 @@ Status Publisher::SetResultSink(PublishCallback sink) {
   return Status();
 }
 
-Status Publisher::WaitForToken(std::chrono::steady_clock::time_point deadline) {
+Status Publisher::WaitForToken(std::chrono::steady_clock::time_point deadline,
+                               std::string_view setting) {
   auto now = std::chrono::steady_clock::now();
   std::chrono::nanoseconds wait = limiter_->TryAcquire(now);
   if (wait.count() == 0) return Status();
@@ -27,9 +30,9 @@ Status Publisher::WaitForToken(std::chrono::steady_clock::time_point deadline) {
   Status s;
   while (wait.count() > 0) {
     if (now + wait > deadline) {
-      s = Status(ErrorCode::kQueueFull,
-                 "publish rate limit: no token within publisher.timeout (publisher.rate_limit " +
-                     std::to_string(limiter_->per_second()) + "/s)");
+      s = Status(ErrorCode::kQueueFull, "publish rate limit: no token within " +
+                                            std::string(setting) + " (publisher.rate_limit " +
+                                            std::to_string(limiter_->per_second()) + "/s)");
       break;
     }
     // Pacing, not synchronisation: woken early only by close.
@@ -72,7 +75,8 @@ void Publisher::Completed() {
   }
 }
 
-Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
+Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done,
+                          std::optional<Duration> timeout_override) {
   callers_.fetch_add(1);  // seq_cst, paired with Close: see callers_
   struct Leave {
     Publisher& p;
@@ -85,10 +89,13 @@ Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
   } leave{*this};
   if (!accepting_.load()) return Closed("bus is closing; publish refused");
   const auto started = std::chrono::steady_clock::now();
+  const Duration timeout = timeout_override.value_or(config_.timeout);
+  const std::string_view setting =
+      timeout_override ? "the publish's timeout (PublishOptions::timeout)" : "publisher.timeout";
   // Read first: a store on every publish would bounce the cache line between publishers.
   if (!used_.load(std::memory_order_relaxed)) used_.store(true, std::memory_order_relaxed);
   if (limiter_) {
-    if (Status s = WaitForToken(started + config_.timeout); !s.ok()) {
+    if (Status s = WaitForToken(started + timeout, setting); !s.ok()) {
       counters_.published_failed.fetch_add(1, std::memory_order_relaxed);
       return s;
     }
@@ -98,7 +105,7 @@ Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
     outstanding_.fetch_sub(1, std::memory_order_acq_rel);
     std::unique_lock<std::mutex> lock(mu_);
     waiters_.fetch_add(1, std::memory_order_acq_rel);
-    const bool got = room_cv_.wait_until(lock, started + config_.timeout, [&] {
+    const bool got = room_cv_.wait_until(lock, started + timeout, [&] {
       if (!accepting_.load(std::memory_order_acquire)) return true;
       int64_t n = outstanding_.load(std::memory_order_acquire);
       while (n < config_.max_in_flight) {
@@ -118,8 +125,8 @@ Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
           "publish queue full: " + std::to_string(config_.max_in_flight) +
               " publishes outstanding (publisher.max_in_flight) for " +
               std::to_string(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout).count()) +
-              "ms (publisher.timeout)");
+                  std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+              "ms (" + std::string(setting) + ")");
     }
   }
   counters_.publish_in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -152,6 +159,7 @@ Status Publisher::Publish(Record&& record, Meta meta, PublishCallback done) {
           result.published_at = started;
           result.completed_at = completed;
           result.timestamp = std::chrono::system_clock::now();
+          const core::CompletionScope scope;  // a Sync publish here would wait for itself
           if (done) done(result);
           if (to_sink) result_sink_(result);
         });

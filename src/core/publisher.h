@@ -10,6 +10,8 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 
 #include "core/counters.h"
 #include "evbus/config.h"
@@ -31,10 +33,12 @@ class Publisher {
     std::string event_type;
     bool internal = false;  // the bus's own (health checks): not given to the result sink
   };
-  // Waits up to publisher.timeout for a rate token (publisher.rate_limit)
-  // and for room, then hands the record over.
+  // Waits up to `timeout` (default publisher.timeout) for a rate token
+  // (publisher.rate_limit) and for room, then hands the record over. The
+  // callbacks run inside a CompletionScope (core/completion_thread.h).
   // Errors: QueueFull, Closed, and the producer's own.
-  Status Publish(Record&& record, Meta meta, PublishCallback done);
+  Status Publish(Record&& record, Meta meta, PublishCallback done,
+                 std::optional<Duration> timeout = std::nullopt);
 
   // Every publish's result also goes to `sink` (outbox relays).
   // REQUIRES: no Publish has been called yet. Errors: FailedPrecondition.
@@ -61,7 +65,7 @@ class Publisher {
                                                 std::chrono::steady_clock::time_point started,
                                                 bool report);
   // Takes a rate token, waiting up to `deadline`. Errors: QueueFull, Closed.
-  Status WaitForToken(std::chrono::steady_clock::time_point deadline);
+  Status WaitForToken(std::chrono::steady_clock::time_point deadline, std::string_view setting);
 
   std::unique_ptr<transport::Producer> producer_;
   const PublisherConfig config_;

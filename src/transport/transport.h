@@ -52,9 +52,12 @@ class Producer {
  public:
   virtual ~Producer() = default;
   // Hands `record` to the transport. On OK, `done` will be called exactly once;
-  // on error it is never called.
+  // on error it is never called. record.partition >= 0 stores it in that
+  // partition; -1 lets the key choose (PartitionForKey; random without a key).
   // Errors: QueueFull (transport queue full; caller may wait and retry),
-  // NotFound (missing topic where topics are not created), Closed.
+  // NotFound (missing topic where topics are not created), Closed,
+  // InvalidArgument (record.partition out of range, where known here; else
+  // the completion reports it).
   virtual Status Produce(Record&& record, DeliveryCallback done) = 0;
   // Waits until every accepted record has completed, or `deadline`.
   // Errors: Timeout, with the number still pending.

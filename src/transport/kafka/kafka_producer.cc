@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/completion_thread.h"
+
 namespace evbus::transport::kafka {
 namespace {
 
@@ -9,6 +11,12 @@ int RemainingMs(Clock::time_point deadline) {
   const auto left =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(left, 0, 1'000'000'000));
+}
+
+// A record for a partition the topic does not have: the caller's mistake, named.
+Status UnknownPartition(const std::string& topic, int32_t partition) {
+  return InvalidArgument("publish to " + topic + ": partition " + std::to_string(partition) +
+                         " is out of range: the topic has no such partition");
 }
 
 void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
@@ -22,6 +30,8 @@ void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
     if (Status fatal = FatalError(rk); !fatal.ok()) {
       shared->SetFatal(fatal);
       status = shared->Fatal();
+    } else if (msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+      status = UnknownPartition(rd_kafka_topic_name(msg->rkt), msg->partition);
     } else {
       status = FromKafka(msg->err, std::string("delivery to ") + rd_kafka_topic_name(msg->rkt));
     }
@@ -90,6 +100,7 @@ void KafkaProducer::DestroyTopicHandles() {
 }
 
 void KafkaProducer::PollLoop() {
+  core::MarkCompletionThread();  // every delivery report runs here
   while (!stopping_.load(std::memory_order_acquire)) rd_kafka_poll(handle_.get(), 100);
 }
 
@@ -114,7 +125,7 @@ Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
   // An empty key is "no key": librdkafka's *_random partitioners then spread it.
   const void* key = record.key.empty() ? nullptr : record.key.data();
   // The array form of rd_kafka_producev (whose macros are GNU extensions).
-  rd_kafka_vu_t vus[6];
+  rd_kafka_vu_t vus[7];
   vus[0].vtype = RD_KAFKA_VTYPE_RKT;
   vus[0].u.rkt = rkt;
   vus[1].vtype = RD_KAFKA_VTYPE_KEY;
@@ -129,9 +140,12 @@ Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
   vus[4].u.ptr = opaque;
   size_t count = 5;
   if (headers != nullptr) {
-    vus[5].vtype = RD_KAFKA_VTYPE_HEADERS;
-    vus[5].u.headers = headers;
-    count = 6;
+    vus[count].vtype = RD_KAFKA_VTYPE_HEADERS;
+    vus[count++].u.headers = headers;
+  }
+  if (record.partition >= 0) {  // chosen by the publisher, over the partitioner's choice
+    vus[count].vtype = RD_KAFKA_VTYPE_PARTITION;
+    vus[count++].u.i32 = record.partition;
   }
   rd_kafka_error_t* error = rd_kafka_produceva(handle_.get(), vus, count);
   const rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -145,6 +159,9 @@ Status KafkaProducer::Produce(Record&& record, DeliveryCallback done) {
     if (Status fatal = FatalError(handle_.get()); !fatal.ok()) {
       shared_->SetFatal(fatal);
       return shared_->Fatal();
+    }
+    if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+      return UnknownPartition(record.topic, record.partition);
     }
     return FromKafka(err, "produce to " + record.topic);
   }

@@ -80,7 +80,15 @@ Result<MemoryBroker::Appended> MemoryBroker::Append(Record&& record, bool create
   Topic& topic = it != topics_.end() ? it->second : GetOrCreateTopicLocked(stored->topic);
   const auto partitions = static_cast<int32_t>(topic.partitions.size());
   int32_t p;
-  if (stored->key.empty()) {
+  if (stored->partition >= 0) {  // chosen by the publisher
+    if (stored->partition >= partitions) {
+      return InvalidArgument("publish to " + stored->topic + ": partition " +
+                             std::to_string(stored->partition) +
+                             " is out of range: the topic has " + std::to_string(partitions) +
+                             " partition(s), 0.." + std::to_string(partitions - 1));
+    }
+    p = stored->partition;
+  } else if (stored->key.empty()) {
     random_state_ ^= random_state_ << 13;  // xorshift: cheap, fine for spreading keyless records
     random_state_ ^= random_state_ >> 7;
     random_state_ ^= random_state_ << 17;

@@ -62,7 +62,8 @@ class MemoryBroker {
     int32_t partition;
     int64_t offset;
   };
-  // Appends to the partition of record.key (random when empty).
+  // Appends to record.partition when it is >= 0 (InvalidArgument when out of
+  // range), else to the partition of record.key (random when empty).
   // Errors: NotFound when the topic is missing and !create_missing.
   Result<Appended> Append(Record&& record, bool create_missing);
 

@@ -129,11 +129,22 @@ class NatsProducer final : public Producer {
   Status Produce(Record&& record, DeliveryCallback done) override {
     std::shared_lock<std::shared_mutex> use(use_mu_);  // Close waits for us
     if (closed_.load(std::memory_order_acquire)) return Closed("producer is closed");
+    if (record.partition >= partitions_) {
+      const NatsConfig& nc = session_.config().nats;
+      return InvalidArgument("publish to " + record.topic + ": partition " +
+                             std::to_string(record.partition) + " is out of range: " +
+                             (nc.layout == NatsLayout::kJxt
+                                  ? std::string("the jxt layout has one partition, 0")
+                                  : "nats.partitions is " + std::to_string(partitions_) +
+                                        " (partitions 0.." + std::to_string(partitions_ - 1) +
+                                        ")"));
+    }
     if (Status s = Start(); !s.ok()) return s;
     if (Status s = streams_.Ensure(record.topic); !s.ok()) return s;
     if (streams_.ephemeral(record.topic)) return PublishCore(record, done);
-    const int32_t partition = record.key.empty() ? static_cast<int32_t>(Random() % partitions_)
-                                                 : PartitionForKey(record.key, partitions_);
+    const int32_t partition = record.partition >= 0 ? record.partition
+                              : record.key.empty()  ? static_cast<int32_t>(Random() % partitions_)
+                                                    : PartitionForKey(record.key, partitions_);
     const std::string subject = Subject(session_.config().nats, record.topic, partition);
     natsMsg* msg = nullptr;
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, record.payload.data(),
