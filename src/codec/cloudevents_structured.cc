@@ -10,6 +10,7 @@
 
 #include "codec/base64.h"
 #include "codec/cloudevents_internal.h"
+#include "codec/json_raw.h"
 #include "codec/json_writer.h"
 
 namespace evbus::codec {
@@ -48,36 +49,6 @@ std::string_view TypeName(od::value& v) {
 bool IsNull(od::value& v) {
   od::json_type type;
   return v.type().get(type) == simdjson::SUCCESS && type == od::json_type::null;
-}
-
-std::string_view TrimTrailingSpace(std::string_view s) {
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// The exact JSON text of `v`, checked to be well-formed.
-Status RawJson(od::value& v, std::string_view& raw) {
-  od::json_type type;
-  if (auto err = v.type().get(type)) return SyntaxError(err, "data");
-  simdjson::error_code err = simdjson::SUCCESS;
-  if (type == od::json_type::object) {
-    od::object o;
-    err = v.get_object().get(o);
-    if (!err) err = o.raw_json().get(raw);
-  } else if (type == od::json_type::array) {
-    od::array a;
-    err = v.get_array().get(a);
-    if (!err) err = a.raw_json().get(raw);
-  } else {
-    raw = v.raw_json_token();
-  }
-  if (err) return SyntaxError(err, "data");
-  raw = TrimTrailingSpace(raw);  // a token's text runs up to the next token
-  if (!IsValidJsonValue(raw)) return Poison("data: not well-formed JSON");
-  return Status();
 }
 
 // An extension attribute's value in its canonical string form.
@@ -127,7 +98,8 @@ Status ReadData(od::value& v, DataField& d) {
   d.present = true;
   d.is_null = type == od::json_type::null;
   std::string_view raw;
-  if (Status s = RawJson(v, raw); !s.ok()) return s;  // a string is peeked at, not consumed
+  // A string is peeked at here, not consumed.
+  if (Status s = ReadRawJson(v, "CloudEvent", "data", raw); !s.ok()) return s;
   d.raw.assign(raw);
   if (type == od::json_type::string) {
     std::string_view text;

@@ -9,7 +9,7 @@
 
 #include "codec/base64.h"
 #include "codec/envelope_internal.h"
-#include "codec/json_writer.h"
+#include "codec/json_raw.h"
 #include "evbus/envelope.h"
 
 namespace evbus {
@@ -126,14 +126,6 @@ Status ReadInt(Key key, od::value& v, int64_t& out) {
   return Status();
 }
 
-std::string_view TrimTrailingSpace(std::string_view s) {
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // The payload's form on the wire: a JSON string is base64 (jxt-core before
 // cf575b6), any other value is raw JSON. A form the subscription did not ask
 // for is poison, never handed over as something else.
@@ -158,22 +150,7 @@ Status ReadPayload(od::value& v, PayloadFormat format, std::string& out) {
     return TypeError(kPayload, "a base64 string (payload_format base64)", v);
   }
   std::string_view raw;
-  simdjson::error_code err = simdjson::SUCCESS;
-  if (type == od::json_type::object) {
-    od::object o;
-    err = v.get_object().get(o);
-    if (!err) err = o.raw_json().get(raw);
-  } else if (type == od::json_type::array) {
-    od::array a;
-    err = v.get_array().get(a);
-    if (!err) err = a.raw_json().get(raw);
-  } else {
-    raw = v.raw_json_token();
-  }
-  if (err) return SyntaxError(err, "payload");
-  raw = TrimTrailingSpace(raw);  // raw_json() runs up to the next token
-  // The on-demand pass only checked the payload's outline; check it fully.
-  if (!codec::IsValidJsonValue(raw)) return Poison("payload: not well-formed JSON");
+  if (Status s = codec::ReadRawJson(v, "envelope", "payload", raw); !s.ok()) return s;
   out.assign(raw);
   return Status();
 }
