@@ -8,6 +8,7 @@
 
 #include "codec/cloudevents_internal.h"
 #include "codec/json_writer.h"
+#include "codec/quote.h"
 
 namespace evbus::codec {
 namespace {

@@ -2,6 +2,7 @@
 // record's mode from its headers, decode in the mode detected.
 
 #include "codec/cloudevents_internal.h"
+#include "codec/quote.h"
 
 namespace evbus {
 

@@ -6,6 +6,7 @@
 #include "codec/cloudevents_internal.h"
 #include "codec/envelope_internal.h"
 #include "codec/json_writer.h"
+#include "codec/quote.h"
 
 namespace evbus {
 namespace {

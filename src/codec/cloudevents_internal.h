@@ -33,9 +33,6 @@ std::string_view BareMediaType(std::string_view media_type);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
 
-// A short printable, quoted form of a value for error messages.
-std::string QuoteValue(std::string_view s);
-
 // The same status with code kPoison (decoding errors are poison to a subscriber).
 Status AsPoison(const Status& s);
 

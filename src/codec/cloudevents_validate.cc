@@ -8,6 +8,7 @@
 
 #include "codec/cloudevents_internal.h"
 #include "codec/json_writer.h"
+#include "codec/quote.h"
 
 namespace evbus {
 namespace codec {
@@ -49,25 +50,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
-}
-
-std::string QuoteValue(std::string_view s) {
-  std::string out = "\"";
-  const size_t shown = std::min<size_t>(s.size(), 60);
-  for (char c : s.substr(0, shown)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F || c == '"' || c == '\\') {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xF];
-    } else {
-      out += c;
-    }
-  }
-  if (shown < s.size()) out += "...";
-  out += '"';
-  return out;
 }
 
 Status AsPoison(const Status& s) { return s.ok() ? s : Status(ErrorCode::kPoison, s.message()); }

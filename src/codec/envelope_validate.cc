@@ -1,7 +1,6 @@
-#include <algorithm>
-
 #include "codec/envelope_internal.h"
 #include "codec/json_writer.h"
+#include "codec/quote.h"
 #include "evbus/envelope.h"
 
 namespace evbus {
@@ -23,32 +22,12 @@ std::string_view TrimSpaces(std::string_view s) {
   return s;
 }
 
-// A short printable form of a possibly huge or binary value, for messages.
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  const size_t shown = std::min<size_t>(s.size(), 40);
-  for (char c : s.substr(0, shown)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7F || c == '"' || c == '\\') {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xF];
-    } else {
-      out += c;
-    }
-  }
-  if (shown < s.size()) out += "...";
-  out += '"';
-  return out;
-}
-
 Status RequireText(std::string_view field, std::string_view value, bool required) {
   if (required && TrimSpaces(value).empty()) {
-    return InvalidArgument(std::string(field) + ": required, got " + Quote(value));
+    return InvalidArgument(std::string(field) + ": required, got " + codec::QuoteValue(value));
   }
   if (!codec::IsValidUtf8(value)) {
-    return InvalidArgument(std::string(field) + ": not valid UTF-8: " + Quote(value));
+    return InvalidArgument(std::string(field) + ": not valid UTF-8: " + codec::QuoteValue(value));
   }
   return Status();
 }
@@ -57,16 +36,18 @@ Status RequireText(std::string_view field, std::string_view value, bool required
 
 Status ValidateAggregateId(std::string_view aggregate_id) {
   const std::string_view trimmed = TrimSpaces(aggregate_id);
-  if (trimmed.empty()) return InvalidArgument("aggregate_id: required, got " + Quote(aggregate_id));
+  if (trimmed.empty())
+    return InvalidArgument("aggregate_id: required, got " + codec::QuoteValue(aggregate_id));
   if (trimmed.size() > kMaxAggregateIdLength) {
     return InvalidArgument("aggregate_id: " + std::to_string(trimmed.size()) +
-                           " characters, at most 256 allowed: " + Quote(trimmed));
+                           " characters, at most 256 allowed: " + codec::QuoteValue(trimmed));
   }
   for (size_t i = 0; i < trimmed.size(); ++i) {
     if (!IsAllowedAggregateChar(trimmed[i])) {
-      return InvalidArgument("aggregate_id: character " + Quote(trimmed.substr(i, 1)) +
+      return InvalidArgument("aggregate_id: character " + codec::QuoteValue(trimmed.substr(i, 1)) +
                              " at position " + std::to_string(i) +
-                             " not allowed (only A-Z a-z 0-9 : _ - . /) in " + Quote(trimmed));
+                             " not allowed (only A-Z a-z 0-9 : _ - . /) in " +
+                             codec::QuoteValue(trimmed));
     }
   }
   return Status();
@@ -119,13 +100,14 @@ Status Validate(const Envelope& e, PayloadFormat format, WireGeneration generati
   if (Status s = codec::ValidateFields(e, generation != WireGeneration::kSeed); !s.ok()) return s;
   if (codec::WrittenPayloadFormat(format, generation) == PayloadFormat::kRawJson) {
     if (!codec::IsValidJsonValue(e.payload)) {
-      return InvalidArgument("payload: not one well-formed JSON value: " + Quote(e.payload) +
-                             " (use PayloadFormat::kBase64 for arbitrary bytes)");
+      return InvalidArgument(
+          "payload: not one well-formed JSON value: " + codec::QuoteValue(e.payload) +
+          " (use PayloadFormat::kBase64 for arbitrary bytes)");
     }
     // A string on the wire means base64 to every reader (kAuto, jxt-core
     // before cf575b6), so a raw payload that is a string would be misread.
     if (codec::IsJsonString(e.payload)) {
-      return InvalidArgument("payload: a JSON string " + Quote(e.payload) +
+      return InvalidArgument("payload: a JSON string " + codec::QuoteValue(e.payload) +
                              " cannot be sent raw: readers take a string payload as base64;"
                              " wrap it in an object or use PayloadFormat::kBase64");
     }
