@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "core/thread.h"
+#include "transport/spare_records.h"
 
 namespace evbus::transport::kafka {
 namespace {
@@ -227,6 +228,41 @@ Status FromKafka(rd_kafka_resp_err_t err, const std::string& context) {
     default:
       return Status(ErrorCode::kUnavailable, std::move(m));
   }
+}
+
+void FillRecord(const rd_kafka_message_t& msg, Record& r) {
+  r.topic.assign(rd_kafka_topic_name(msg.rkt));
+  if (msg.key != nullptr) {
+    r.key.assign(static_cast<const char*>(msg.key), msg.key_len);
+  } else {
+    r.key.clear();
+  }
+  if (msg.payload != nullptr) {
+    r.payload.assign(static_cast<const char*>(msg.payload), msg.len);
+  } else {
+    r.payload.clear();
+  }
+  {
+    HeaderFiller headers(r.headers);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(&msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* value;
+      size_t size;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        headers.Add(name, value != nullptr ? std::string_view(static_cast<const char*>(value), size)
+                                           : std::string_view());
+      }
+    }
+  }
+  r.partition = msg.partition;
+  r.offset = msg.offset;
+  rd_kafka_timestamp_type_t type;
+  const int64_t ms = rd_kafka_message_timestamp(&msg, &type);
+  r.timestamp = ms >= 0 ? std::chrono::system_clock::time_point(std::chrono::milliseconds(ms))
+                        : std::chrono::system_clock::time_point{};
 }
 
 }  // namespace evbus::transport::kafka

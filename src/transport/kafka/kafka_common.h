@@ -175,6 +175,10 @@ Result<Handle> NewHandle(const Config& config, Role role, KafkaShared* shared, u
 // Maps a librdkafka error to an evbus Status with `context` in front.
 Status FromKafka(rd_kafka_resp_err_t err, const std::string& context);
 
+// Overwrites every field of `r` with the consumed message `msg` (not an
+// error event). `r` may be a reused record: its strings keep their capacity.
+void FillRecord(const rd_kafka_message_t& msg, Record& r);
+
 }  // namespace evbus::transport::kafka
 
 #endif  // EVBUS_TRANSPORT_KAFKA_KAFKA_COMMON_H_

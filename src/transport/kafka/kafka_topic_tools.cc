@@ -49,33 +49,6 @@ Result<std::vector<Watermarks>> PartitionsOf(rd_kafka_t* rk, const std::string& 
   return out;
 }
 
-void FillRecord(const rd_kafka_message_t& msg, const std::string& topic, Record& r) {
-  r.topic = topic;
-  r.partition = msg.partition;
-  r.offset = msg.offset;
-  r.key.assign(msg.key != nullptr ? static_cast<const char*>(msg.key) : "",
-               msg.key != nullptr ? msg.key_len : 0);
-  r.payload.assign(msg.payload != nullptr ? static_cast<const char*>(msg.payload) : "",
-                   msg.payload != nullptr ? msg.len : 0);
-  r.headers.clear();
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(&msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name;
-    const void* value;
-    size_t size;
-    for (size_t i = 0;
-         rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      r.headers.push_back(
-          {name, value != nullptr ? std::string(static_cast<const char*>(value), size) : ""});
-    }
-  }
-  rd_kafka_timestamp_type_t type;
-  const int64_t ms = rd_kafka_message_timestamp(&msg, &type);
-  r.timestamp = ms >= 0 ? std::chrono::system_clock::time_point(std::chrono::milliseconds(ms))
-                        : std::chrono::system_clock::time_point{};
-}
-
 struct TopicDeleter {
   void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
 };
@@ -119,7 +92,7 @@ Status ReadPartition(rd_kafka_topic_t* rkt, const std::string& topic, const Wate
       } else if (msg->offset >= w.high) {  // appended after the start
         done = true;
       } else {
-        FillRecord(*msg, topic, record);
+        FillRecord(*msg, record);
         if (!visit(record, total)) {
           stopped = done = true;
         } else if (msg->offset + 1 >= w.high) {
