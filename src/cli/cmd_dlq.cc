@@ -130,6 +130,12 @@ Connected Connect(const DlqOptions& o, const char* command) {
   return c;
 }
 
+// Prints "evbus dlq <command>: <topic>: <error>" and returns the runtime exit code.
+int Failed(const char* command, const DlqOptions& o, const Status& s) {
+  std::fprintf(stderr, "evbus dlq %s: %s: %s\n", command, o.topic.c_str(), s.ToString().c_str());
+  return kExitRuntime;
+}
+
 // A progress line on a terminal, made once the total is known.
 struct LazyProgress {
   explicit LazyProgress(std::string l) : label(std::move(l)) {}
@@ -158,11 +164,7 @@ int RunList(const DlqOptions& o) {
       },
       [&](int64_t read, int64_t total) { progress.Update(read, total); });
   progress.line.reset();  // clears the line before the summary
-  if (!n.ok()) {
-    std::fprintf(stderr, "evbus dlq list: %s: %s\n", o.topic.c_str(),
-                 n.status().ToString().c_str());
-    return kExitRuntime;
-  }
+  if (!n.ok()) return Failed("list", o, n.status());
   std::fprintf(o.json ? stderr : stdout, "%lld dead letter(s) in %s\n", static_cast<long long>(*n),
                o.topic.c_str());
   return kExitOk;
@@ -193,11 +195,7 @@ int RunReplay(const DlqOptions& o) {
   }
   Result<ops::ReplayReport> report = ops::ReplayDeadLetters(*c.transport, o.topic, options);
   progress.line.reset();
-  if (!report.ok()) {
-    std::fprintf(stderr, "evbus dlq replay: %s: %s\n", o.topic.c_str(),
-                 report.status().ToString().c_str());
-    return kExitRuntime;
-  }
+  if (!report.ok()) return Failed("replay", o, report.status());
   const std::string to = o.to.empty() ? "their origin topics" : o.to;
   if (o.dry_run) {
     std::printf("dry run: %lld dead letter(s) of %s would be replayed to %s; nothing published\n",
@@ -233,11 +231,7 @@ int RunPurge(const DlqOptions& o) {
                                                    last = d.failed_at;
                                                  return true;
                                                });
-    if (!n.ok()) {
-      std::fprintf(stderr, "evbus dlq purge: %s: %s\n", o.topic.c_str(),
-                   n.status().ToString().c_str());
-      return kExitRuntime;
-    }
+    if (!n.ok()) return Failed("purge", o, n.status());
     std::fprintf(stderr, "evbus dlq purge: would delete %lld record(s) from %s",
                  static_cast<long long>(*n), o.topic.c_str());
     if (first) {
@@ -247,11 +241,7 @@ int RunPurge(const DlqOptions& o) {
     return kExitUsage;
   }
   Result<int64_t> removed = c.transport->PurgeTopic(o.topic);
-  if (!removed.ok()) {
-    std::fprintf(stderr, "evbus dlq purge: %s: %s\n", o.topic.c_str(),
-                 removed.status().ToString().c_str());
-    return kExitRuntime;
-  }
+  if (!removed.ok()) return Failed("purge", o, removed.status());
   std::printf("purged %lld record(s) from %s\n", static_cast<long long>(*removed), o.topic.c_str());
   return kExitOk;
 }
