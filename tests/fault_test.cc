@@ -4,27 +4,14 @@
 
 #include <map>
 
-#include "core/testing.h"
 #include "fault_transport.h"
 #include "test_support.h"
 #include "transport/memory/memory_broker.h"
-#include "transport/memory/memory_transport.h"
 
 namespace evbus::test {
 namespace {
 
-class FaultTest : public BusTest {
- protected:
-  std::unique_ptr<EventBus> NewFaultyBus(const Config& config) {
-    auto bus = testing::CreateBusWithTransport(
-        config, std::make_unique<FaultTransport>(transport::NewMemoryTransport(config), switches_));
-    EXPECT_TRUE(bus.ok()) << bus.status().ToString();
-    return bus.ok() ? std::move(bus).value() : nullptr;
-  }
-  void TearDown() override { ExpectThreadsAtBaseline(); }
-
-  std::shared_ptr<FaultSwitches> switches_ = std::make_shared<FaultSwitches>();
-};
+class FaultTest : public FaultBusTest {};
 
 TEST_F(FaultTest, FailingDeadLetterPublishBlocksTheLaneAndNeverSkips) {
   Config config = MemoryConfig(UniqueName("dlqfail"));

@@ -1,6 +1,6 @@
 // FaultTransport: wraps a real transport and injects faults through atomic
 // switches (like leveldb's SpecialEnv over a real Env). The memory broker
-// underneath stays real.
+// underneath stays real. FaultBusTest is the fixture for tests over it.
 
 #ifndef EVBUS_TESTS_FAULT_TRANSPORT_H_
 #define EVBUS_TESTS_FAULT_TRANSPORT_H_
@@ -11,6 +11,9 @@
 #include <mutex>
 #include <string>
 
+#include "core/testing.h"
+#include "test_support.h"
+#include "transport/memory/memory_transport.h"
 #include "transport/transport.h"
 
 namespace evbus::test {
@@ -94,6 +97,21 @@ class FaultTransport final : public transport::Transport {
  private:
   std::unique_ptr<transport::Transport> inner_;
   std::shared_ptr<FaultSwitches> sw_;
+};
+
+// A test whose buses run on the memory broker wrapped in a FaultTransport,
+// all sharing switches_; checks T1 after each test.
+class FaultBusTest : public BusTest {
+ protected:
+  std::unique_ptr<EventBus> NewFaultyBus(const Config& config) {
+    auto bus = testing::CreateBusWithTransport(
+        config, std::make_unique<FaultTransport>(transport::NewMemoryTransport(config), switches_));
+    EXPECT_TRUE(bus.ok()) << bus.status().ToString();
+    return bus.ok() ? std::move(bus).value() : nullptr;
+  }
+  void TearDown() override { ExpectThreadsAtBaseline(); }
+
+  std::shared_ptr<FaultSwitches> switches_ = std::make_shared<FaultSwitches>();
 };
 
 }  // namespace evbus::test

@@ -6,26 +6,13 @@
 #include <set>
 #include <thread>
 
-#include "core/testing.h"
 #include "fault_transport.h"
 #include "test_support.h"
-#include "transport/memory/memory_transport.h"
 
 namespace evbus::test {
 namespace {
 
-class PublishSyncTest : public BusTest {
- protected:
-  std::unique_ptr<EventBus> NewFaultyBus(const Config& config) {
-    auto bus = testing::CreateBusWithTransport(
-        config, std::make_unique<FaultTransport>(transport::NewMemoryTransport(config), switches_));
-    EXPECT_TRUE(bus.ok()) << bus.status().ToString();
-    return bus.ok() ? std::move(bus).value() : nullptr;
-  }
-  void TearDown() override { ExpectThreadsAtBaseline(); }
-
-  std::shared_ptr<FaultSwitches> switches_ = std::make_shared<FaultSwitches>();
-};
+class PublishSyncTest : public FaultBusTest {};
 
 // Counts results per key (event id, or batch index), under one Signal.
 template <typename Key>
