@@ -9,7 +9,6 @@
 #include <simdjson.h>
 
 #include <set>
-#include <sstream>
 
 #include "cli_support.h"
 #include "dead_letter_support.h"
@@ -26,15 +25,6 @@
 
 namespace evbus::test {
 namespace {
-
-std::vector<std::string> JsonLines(const std::string& out) {
-  std::vector<std::string> lines;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with("{")) lines.push_back(line);
-  }
-  return lines;
-}
 
 size_t Count(const std::string& text, const std::string& what) {
   size_t n = 0;

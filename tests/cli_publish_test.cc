@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <sstream>
 #include <vector>
 
 #include "cli_support.h"
@@ -14,15 +13,6 @@ namespace evbus::test {
 namespace {
 
 constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-std::vector<std::string> JsonLines(const std::string& out) {
-  std::vector<std::string> lines;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with("{")) lines.push_back(line);
-  }
-  return lines;
-}
 
 TEST(CliPublishOptions, HeadersAndPartitionReachSubWhichShowsTheTraceId) {
   CliRun r =

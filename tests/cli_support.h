@@ -9,7 +9,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "test_support.h"
 
@@ -42,6 +44,16 @@ inline CliRun RunCli(const std::string& args, const std::string& input = "",
   run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   std::remove(in.c_str());
   return run;
+}
+
+// The lines of `out` that start with '{': the JSON records among the messages.
+inline std::vector<std::string> JsonLines(const std::string& out) {
+  std::vector<std::string> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("{")) lines.push_back(line);
+  }
+  return lines;
 }
 
 }  // namespace evbus::test

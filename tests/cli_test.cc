@@ -18,15 +18,6 @@
 namespace evbus::test {
 namespace {
 
-std::vector<std::string> JsonLines(const std::string& out) {
-  std::vector<std::string> lines;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with("{")) lines.push_back(line);
-  }
-  return lines;
-}
-
 // A well-formedness check of the XML the SVG writer emits: every element
 // closes in order, attributes are quoted, text has no bare '<' or '&'.
 bool WellFormedXml(const std::string& xml) {
