@@ -200,7 +200,10 @@ class EVBUS_EXPORT EventBus {
   // format, payload format, default ordering: see TopicConfig), as the YAML
   // section topics.<name> does, replacing what the configuration said. Topics
   // are created with them when the bus first needs them.
-  // REQUIRES: before Start(), the first publish and Subscribe(topic).
+  // REQUIRES: before Start(), the first publish and Subscribe(topic), and
+  // not concurrently with publishes or subscriptions on other threads: it is
+  // set-up, the one method the class comment's "from any thread" excludes
+  // (publishing then reads the settings without a lock).
   // Errors: InvalidArgument naming topics.<name>.<key> and the bad value;
   // FailedPrecondition when called too late, saying what came first.
   Status ConfigureTopic(std::string_view topic, const TopicConfig& settings);
