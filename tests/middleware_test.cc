@@ -401,7 +401,7 @@ TEST_F(MiddlewareTest, TypeFilterSkipsOtherTypesAndCountsThem) {
       envelopes));
   // Raw records: typed by X-Event-Type, else the CloudEvents ce_type / ce-type.
   SubscribeOptions records;
-  records.middleware = {middleware::TypeFilter({"com.example.order.placed"})};
+  records.middleware = {middleware::TypeFilter({"com.example.order.placed", "Order Placé"})};
   ASSERT_OK(bus->Subscribe(
       "raw",
       [&](const Record& r, const Delivery&) {
@@ -417,13 +417,15 @@ TEST_F(MiddlewareTest, TypeFilterSkipsOtherTypesAndCountsThem) {
   PublishRecord(*bus, "raw", "k", "kafka", {{"ce_type", "com.example.order.placed"}});
   PublishRecord(*bus, "raw", "k", "nats", {{"ce-type", "com.example.order.placed"}});
   PublishRecord(*bus, "raw", "k", "other", {{"ce-type", "com.example.order.voided"}});
+  // The NATS binding percent-encodes header values: the filter sees the type itself.
+  PublishRecord(*bus, "raw", "k", "encoded", {{"ce-type", "Order%20Plac%C3%A9"}});
   PublishRecord(*bus, "raw", "k", "untyped");
-  // All nine are settled, the filtered ones without the handler.
-  ASSERT_TRUE(Eventually([&] { return bus->stats().handled == 9; }));
+  // All ten are settled, the filtered ones without the handler.
+  ASSERT_TRUE(Eventually([&] { return bus->stats().handled == 10; }));
   {
     std::lock_guard<std::mutex> lock(signal.mutex());
     EXPECT_EQ(handled, (std::multiset<std::string>{"OrderPlaced", "OrderPaid", "raw:x", "raw:kafka",
-                                                   "raw:nats"}));
+                                                   "raw:nats", "raw:encoded"}));
   }
   const std::string metrics = bus->MetricsText();
   const std::string svc = "evbus_filtered_total{service=\"evbus\",";

@@ -1,7 +1,7 @@
 // The event type of a message as the built-in middlewares label and filter
 // it: the envelope's event_type; for a raw record, its X-Event-Type header,
-// else the CloudEvents type header (ce_type in Kafka's binary mode, ce-type
-// elsewhere); empty when it has none.
+// else the CloudEvents type header (ce_type in Kafka's binary mode, ce-type,
+// percent-decoded, in NATS's); empty when it has none.
 
 #ifndef EVBUS_MIDDLEWARE_MESSAGE_TYPE_H_
 #define EVBUS_MIDDLEWARE_MESSAGE_TYPE_H_
@@ -12,7 +12,8 @@
 
 namespace evbus::middleware_internal {
 
-// A view into `m`, valid as long as it is.
+// A view into `m` (or, for a percent-encoded ce-type, into a per-thread
+// buffer), valid as long as `m` is and until the next call on this thread.
 std::string_view EventTypeOf(const Message& m);
 
 }  // namespace evbus::middleware_internal
