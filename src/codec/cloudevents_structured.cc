@@ -5,7 +5,6 @@
 
 #include <simdjson.h>
 
-#include <cstring>
 #include <set>
 
 #include "codec/base64.h"
@@ -230,15 +229,10 @@ Status EncodeStructured(const CloudEvent& e, CloudEventBinding binding, Record& 
 }
 
 Status DecodeStructured(std::string_view json, CloudEvent& e) {
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end: copy into a
-  // per-thread padded buffer, as the envelope decoder does.
+  // Its own per-thread buffer and parser: the envelope decoder's may be in use.
   thread_local od::parser parser;
   thread_local std::string buffer;
-  if (buffer.size() < json.size() + simdjson::SIMDJSON_PADDING) {
-    buffer.resize(json.size() + simdjson::SIMDJSON_PADDING);
-  }
-  std::memcpy(buffer.data(), json.data(), json.size());
-  std::memset(buffer.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+  CopyPadded(json, buffer);
   od::document doc;
   if (auto err = parser.iterate(buffer.data(), json.size(), buffer.size()).get(doc)) {
     return SyntaxError(err, "");

@@ -4,7 +4,6 @@
 
 #include <simdjson.h>
 
-#include <cstring>
 #include <utility>
 
 #include "codec/base64.h"
@@ -221,15 +220,9 @@ Status DecodeInto(od::object& obj, PayloadFormat format, Envelope& e) {
 }  // namespace
 
 Status DecodeEnvelopeInto(std::string_view json, Envelope& e, PayloadFormat format) {
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end; records from a
-  // broker have no such slack, so copy into a per-thread padded buffer.
   thread_local od::parser parser;
   thread_local std::string buffer;
-  if (buffer.size() < json.size() + simdjson::SIMDJSON_PADDING) {
-    buffer.resize(json.size() + simdjson::SIMDJSON_PADDING);
-  }
-  std::memcpy(buffer.data(), json.data(), json.size());
-  std::memset(buffer.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+  codec::CopyPadded(json, buffer);
 
   od::document doc;
   if (auto err = parser.iterate(buffer.data(), json.size(), buffer.size()).get(doc)) {

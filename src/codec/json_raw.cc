@@ -1,5 +1,6 @@
 #include "codec/json_raw.h"
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -8,6 +9,14 @@
 namespace evbus::codec {
 
 namespace od = simdjson::ondemand;
+
+void CopyPadded(std::string_view json, std::string& buffer) {
+  if (buffer.size() < json.size() + simdjson::SIMDJSON_PADDING) {
+    buffer.resize(json.size() + simdjson::SIMDJSON_PADDING);
+  }
+  std::memcpy(buffer.data(), json.data(), json.size());
+  std::memset(buffer.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+}
 
 std::string_view TrimTrailingSpace(std::string_view s) {
   while (!s.empty() &&

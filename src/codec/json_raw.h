@@ -1,16 +1,23 @@
-// Reading a value's JSON text back from a simdjson on-demand parse, shared by
-// the envelope decoder (payload) and the CloudEvents JSON format (data).
+// simdjson input and output shared by the envelope decoder and the
+// CloudEvents JSON format: the padded copy a parse needs, and a value's JSON
+// text read back from an on-demand parse (payload, data).
 
 #ifndef EVBUS_CODEC_JSON_RAW_H_
 #define EVBUS_CODEC_JSON_RAW_H_
 
 #include <simdjson.h>
 
+#include <string>
 #include <string_view>
 
 #include "evbus/status.h"
 
 namespace evbus::codec {
+
+// Copies `json` into `buffer`, followed by SIMDJSON_PADDING zero bytes:
+// simdjson reads that far past the end, and records from a broker have no
+// such slack. The buffer only grows. Parse buffer.data() with json.size().
+void CopyPadded(std::string_view json, std::string& buffer);
 
 // `s` without trailing JSON whitespace: a token's text runs up to the next token.
 std::string_view TrimTrailingSpace(std::string_view s);

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <optional>
 #include <functional>
+#include <optional>
 #include <type_traits>
 
 #include "config/topic_fields.h"
