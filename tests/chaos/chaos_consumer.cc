@@ -33,7 +33,16 @@ int RunConsumer(const Options& o) {
     return 3;
   }
   const size_t threads_before = CountProcessThreads();
+  // A member (re)started while the cluster elects a leader cannot connect
+  // yet (Unavailable): as a supervisor would, start it again, for up to 60 s.
   auto bus = EventBus::Create(MakeConfig(o));
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int attempt = 1; !bus.ok() && bus.status().code() == ErrorCode::kUnavailable &&
+                        attempt < 30 && std::chrono::steady_clock::now() < give_up;
+       ++attempt) {
+    std::fprintf(stderr, "chaos consumer: %s; starting again\n", bus.status().ToString().c_str());
+    bus = EventBus::Create(MakeConfig(o));
+  }
   if (!bus.ok()) {
     std::fprintf(stderr, "chaos consumer: %s\n", bus.status().ToString().c_str());
     return 3;

@@ -252,7 +252,14 @@ Status NatsSession::Connect() {
     jsErrCode jerr = static_cast<jsErrCode>(0);
     if (s == NATS_OK) s = js_GetAccountInfo(&info, js, nullptr, &jerr);
     jsAccountInfo_Destroy(info);
-    if (s != NATS_OK) {
+    if (s == NATS_TIMEOUT) {
+      // A cluster electing its JetStream meta leader (a server was lost)
+      // answers nothing for seconds: retriable, and not "no JetStream".
+      result = Status(ErrorCode::kUnavailable,
+                      "JetStream at " + events->urls +
+                          " did not answer: its cluster has no meta leader yet (an election "
+                          "after a server was lost), or JetStream is not enabled (-js)");
+    } else if (s != NATS_OK) {
       result =
           NatsError("NATS at " + events->urls + " has no JetStream (start it with -js)", s, jerr);
       result = Status(ErrorCode::kUnavailable, result.message());
