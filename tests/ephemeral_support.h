@@ -6,16 +6,22 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "test_support.h"
 
 namespace evbus::test {
 
+// Records take their keys from this many ("key-0".."key-6"), so they spread
+// over every partition that the probes below prove is being read.
+constexpr int kEphemeralKeys = 7;
+
 // What a subscriber of the ephemeral topic received, by the "phase" header.
 struct EphemeralTally {
   Signal signal;
   std::map<std::string, int> by_phase;  // guarded by signal's mutex
+  std::set<std::string> probed_keys;    // keys of the probes received; guarded too
 
   int Count(const std::string& phase) {
     std::lock_guard<std::mutex> lock(signal.mutex());
@@ -31,7 +37,7 @@ inline void PublishPhase(EventBus& bus, const std::string& topic, const std::str
   for (int i = 0; i < n; ++i) {
     Record r;
     r.topic = topic;
-    r.key = "key-" + std::to_string(i % 7);
+    r.key = "key-" + std::to_string(i % kEphemeralKeys);
     r.headers = {{"phase", phase}};
     r.payload = phase + "-" + std::to_string(i);
     ASSERT_OK(bus.Publish(std::move(r), [&](const PublishResult& res) {
@@ -42,13 +48,20 @@ inline void PublishPhase(EventBus& bus, const std::string& topic, const std::str
   EXPECT_EQ(failed, 0) << phase;
 }
 
-// Publishes probes until the subscriber receives one: from then on, it reads
-// the topic (an ephemeral reader only sees what is published while it reads).
+// Publishes a probe on every key until the subscriber has received one of
+// each: from then on it reads every partition those keys map to. (An
+// ephemeral reader only sees what is published while it reads, and Kafka
+// resolves each partition's latest offset on its own, so one probe proves
+// one partition only.)
 inline bool WaitUntilReading(EventBus& publisher, const std::string& topic, EphemeralTally& tally) {
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < deadline) {
-    PublishPhase(publisher, topic, "probe", 1);
-    if (tally.signal.WaitUntil([&] { return tally.by_phase["probe"] > 0; }, 100ms)) return true;
+    PublishPhase(publisher, topic, "probe", kEphemeralKeys);
+    if (tally.signal.WaitUntil(
+            [&] { return tally.probed_keys.size() == static_cast<size_t>(kEphemeralKeys); },
+            100ms)) {
+      return true;
+    }
   }
   return false;
 }
@@ -60,7 +73,10 @@ inline std::unique_ptr<EventBus> EphemeralSubscriber(const Config& config, const
   if (!bus.ok()) return nullptr;
   EXPECT_OK((*bus)->Subscribe(topic, [&tally](const Record& r, const Delivery&) {
     const std::string phase(FindHeader(r.headers, "phase").value_or("none"));
-    tally.signal.Update([&] { ++tally.by_phase[phase]; });
+    tally.signal.Update([&] {
+      ++tally.by_phase[phase];
+      if (phase == "probe") tally.probed_keys.insert(r.key);
+    });
     return Status();
   }));
   EXPECT_OK((*bus)->Start());

@@ -80,12 +80,14 @@ class RebalanceListener {
 
 // When the waits of a close (flush, final commit, leaving the group) should
 // end so that tearing the client down still fits before `deadline`: a
-// quarter of what is left early, at most 1 s (librdkafka's destroy joins its
-// threads, which takes time of its own).
+// quarter of what is left early, at most 2 s. librdkafka's destroy joins its
+// threads, which takes time of its own: about 0.8 s for a consumer whose
+// broker was just killed, on an idle 2-core machine, and a bus may tear
+// down a producer as well.
 inline Clock::time_point WaitsEndBefore(Clock::time_point deadline) {
   const Clock::time_point now = Clock::now();
   if (deadline <= now) return deadline;
-  return deadline - std::min<Clock::duration>(std::chrono::seconds(1), (deadline - now) / 4);
+  return deadline - std::min<Clock::duration>(std::chrono::seconds(2), (deadline - now) / 4);
 }
 
 struct CommitOffset {
