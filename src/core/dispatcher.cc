@@ -268,14 +268,14 @@ void Dispatcher::PublishDeadLetter(uint32_t lane, InFlight& m) {
   const RetryPolicy* policy = &m.subscription->retry;  // subscriptions outlive the dispatcher
   const int attempt = m.dead_letter_attempts;
   Status s = ctx_.producer->Produce(
-      std::move(dlq), [this, lane, policy, attempt](const Status& st, int32_t, int64_t) {
-        OnDeadLetterDone(lane, st, *policy, attempt);
+      std::move(dlq), [this, lane, head = &m, policy, attempt](const Status& st, int32_t, int64_t) {
+        OnDeadLetterDone(lane, *head, st, *policy, attempt);
       });
-  if (!s.ok()) OnDeadLetterDone(lane, s, *policy, attempt);
+  if (!s.ok()) OnDeadLetterDone(lane, m, s, *policy, attempt);
 }
 
-void Dispatcher::OnDeadLetterDone(uint32_t lane, const Status& status, const RetryPolicy& policy,
-                                  int attempt) {
+void Dispatcher::OnDeadLetterDone(uint32_t lane, const InFlight& head, const Status& status,
+                                  const RetryPolicy& policy, int attempt) {
   if (status.ok()) {
     InFlight* m = scheduler_.DeadLetterSucceeded(lane);
     ctx_.counters->dead_lettered.fetch_add(1, std::memory_order_relaxed);
@@ -289,18 +289,22 @@ void Dispatcher::OnDeadLetterDone(uint32_t lane, const Status& status, const Ret
   }
   // Fail closed: the lane stays blocked and the publish is retried.
   ctx_.counters->dead_letter_failures.fetch_add(1, std::memory_order_relaxed);
-  InFlight* head = scheduler_.DeadLetterFailed(lane);
-  if (head != nullptr) {  // closing: leave it uncommitted for redelivery
-    Release(head, /*settled=*/false);
+  InFlight* popped = scheduler_.DeadLetterFailed(lane);
+  if (popped != nullptr) {  // closing: leave it uncommitted for redelivery
+    Release(popped, /*settled=*/false);
     return;
   }
+  // Still blocked, so `head` is still the lane's head (and valid).
   const auto backoff = RetryBackoff(policy, attempt);
+  const Record& r = *head.record;
   ctx_.report_error(Status(
       ErrorCode::kUnavailable,
-      "dead-letter publish failed (attempt " + std::to_string(attempt) + "); lane " +
-          std::to_string(lane) + " stays blocked and retries in " +
+      "dead-letter publish of " + r.topic + "[" + std::to_string(r.partition) + "]@" +
+          std::to_string(r.offset) + " (key '" + r.key + "') failed (attempt " +
+          std::to_string(attempt) +
+          "); it and the messages ordered behind it stay blocked; retry in " +
           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count()) +
-          "ms: " + status.ToString()));
+          " ms: " + status.ToString()));
   // The lane's head is still the message; the timer makes it run again.
   if (timer_) timer_->Schedule(lane, std::chrono::steady_clock::now() + backoff);
 }

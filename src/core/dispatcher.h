@@ -107,8 +107,8 @@ class Dispatcher {
   void SettleAll(std::vector<InFlight*>& settled);
   Outcome Invoke(InFlight& m);
   void PublishDeadLetter(uint32_t lane, InFlight& m);
-  void OnDeadLetterDone(uint32_t lane, const Status& status, const RetryPolicy& policy,
-                        int attempt);
+  void OnDeadLetterDone(uint32_t lane, const InFlight& head, const Status& status,
+                        const RetryPolicy& policy, int attempt);
   void Release(InFlight* m, bool settled);
   void ReleaseAll(std::vector<InFlight*>& dropped);
 
