@@ -135,16 +135,17 @@ bool PullInbox::Next(Answer& answer, std::chrono::milliseconds wait) {
     }
     // 404/408: the request ended; 409: ended too, and it may say why the
     // consumer cannot be read (deleted: reattach); 100: a heartbeat.
+    // (Header values live in the message: read before it is destroyed.)
+    const std::string code(status);
     uint32_t target = 0;
     uint64_t request = 0;
     const bool ours = ParseReplyTo(natsMsg_GetSubject(msg), prefix_, target, request);
     const char* why = nullptr;
-    natsMsgHeader_Get(msg, "Description", &why);
-    const bool gone = std::strcmp(status, "409") == 0 && why != nullptr &&
-                      std::strstr(why, "Consumer Deleted") != nullptr;
+    const bool gone = code == "409" && natsMsgHeader_Get(msg, "Description", &why) == NATS_OK &&
+                      why != nullptr && std::strstr(why, "Consumer Deleted") != nullptr;
     natsMsg_Destroy(msg);
     if (!ours) continue;
-    if (std::strcmp(status, "100") != 0) open_.erase(request);
+    if (code != "100") open_.erase(request);
     if (gone) {
       answer = Answer{nullptr, taken_, target};
       return true;
