@@ -82,8 +82,8 @@ struct Part {
   // to an earlier attachment, and are dropped).
   uint32_t target = 0;
   uint64_t stale_until = 0;
-  // The consumer sequence of the last delivery taken (0: none yet), and
-  // whether deliveries after it never arrived (see Take).
+  // The consumer sequence of the last delivery taken (at attach: the
+  // consumer's last), and whether deliveries after it never arrived (see Take).
   uint64_t last_delivery = 0;
   bool lost_deliveries = false;
   // After a failed reattach (the consumer has no leader yet): not before
@@ -513,13 +513,18 @@ class NatsConsumer final : public Consumer {
     cc.DeliverPolicy = config.subscriber.auto_offset_reset == OffsetReset::kEarliest
                            ? js_DeliverAll
                            : js_DeliverNew;
-    if (Status s = EnsureDurable(part, cc, api); !s.ok()) return s;
+    uint64_t delivered = 0;
+    if (Status s = EnsureDurable(part, cc, delivered, api); !s.ok()) return s;
     if (Status s = inbox_.Open(); !s.ok()) return s;
     // A consumer recreated above was deleted first: what it delivered before
     // that is already queued in the inbox, ahead of its answer.
     part.stale_until = inbox_.Mark();
     part.target = inbox_.NewTarget();
-    part.last_delivery = 0;
+    // From the first delivery on, a gap means deliveries went elsewhere
+    // (see Take). A request of a member that gave the partition up can still
+    // reach the server late (sent from cnats's reconnect buffer) and take
+    // messages to an inbox that drops them.
+    part.last_delivery = delivered;
     by_target_[part.target] = &part;
     by_durable_[part.durable] = &part;
     return Status();
@@ -582,7 +587,12 @@ class NatsConsumer final : public Consumer {
   // (the committed frontier): everything unacknowledged is delivered again,
   // in log order. What the old owner handled but had not committed comes
   // again (at-least-once).
-  Status EnsureDurable(const Part& part, jsConsumerConfig& cc, jsOptions* api = nullptr) {
+  //
+  // Sets `delivered` to the consumer sequence of its last delivery (0 for a
+  // consumer created here): the next delivery must be the one after it.
+  Status EnsureDurable(const Part& part, jsConsumerConfig& cc, uint64_t& delivered,
+                       jsOptions* api = nullptr) {
+    delivered = 0;
     jsCtx* js = session_.js();
     const char* stream = part.stream.c_str();
     const std::string what = "consumer " + part.durable + " on " + part.stream;
@@ -602,6 +612,7 @@ class NatsConsumer final : public Consumer {
     // consumer ends them.
     const bool orphaned = ci->NumAckPending > 0 || ci->NumWaiting > 0;
     const uint64_t floor = ci->AckFloor.Stream;
+    if (!orphaned) delivered = ci->Delivered.Consumer;
     // The start position cannot change on update: keep the existing one.
     cc.DeliverPolicy = ci->Config->DeliverPolicy;
     cc.OptStartSeq = ci->Config->OptStartSeq;
@@ -728,9 +739,11 @@ class NatsConsumer final : public Consumer {
       natsMsg_Destroy(a.held.msg);
       return;
     }
-    if (part.last_delivery != 0 && a.delivery > part.last_delivery + 1) {
-      // Deliveries in between never came: this one and what follows are
-      // left unacked (redelivered), and the next Ask reattaches.
+    if (a.delivery > part.last_delivery + 1) {
+      // Deliveries in between never came (lost on the way, or taken by
+      // another member's request): this one and what follows are left
+      // unacked (redelivered), and the next Ask reattaches, recreating the
+      // consumer at its ack floor.
       part.lost_deliveries = true;
       natsMsg_Destroy(a.held.msg);
       return;
