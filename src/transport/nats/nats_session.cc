@@ -209,9 +209,13 @@ void NatsSession::Teardown(std::unique_lock<std::mutex>& lock) {
     std::unique_lock<std::mutex> ev(events->mu);
     events->cv.wait_for(ev, kClosedCallbackWait, [&] { return events->closed; });
   }
-  NatsRuntime::Release();  // the last one in the process waits for all cnats threads
+  // This connection's threads first: one may still be finishing a callback
+  // (the publish-ack handler destroys the ack after ours returns), and
+  // cnats's garbage collector, which frees what is destroyed, ends once told
+  // to stop and empty: what reaches it later is never freed.
   threads->ReleaseAll();
-  keep.clear();  // no cnats thread of this connection is left to call into these
+  NatsRuntime::Release();  // the last one in the process waits for all cnats threads
+  keep.clear();            // no cnats thread of this connection is left to call into these
   lock.lock();
 }
 
