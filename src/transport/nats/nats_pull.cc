@@ -128,8 +128,14 @@ bool PullInbox::Next(Answer& answer, std::chrono::milliseconds wait) {
       return false;  // timeout; or no responders, whose requests expire on their own
     }
     ++taken_;
+    // A delivery carries its stream's subject; only the server's status
+    // answers come on the reply subject itself. (Telling them apart by the
+    // subject keeps a user's own "Status" header on an empty event a delivery.)
+    uint32_t target = 0;
+    uint64_t request = 0;
     const char* status = nullptr;
-    if (natsMsg_GetDataLength(msg) > 0 || natsMsgHeader_Get(msg, "Status", &status) != NATS_OK) {
+    if (!ParseReplyTo(natsMsg_GetSubject(msg), prefix_, target, request) ||
+        natsMsg_GetDataLength(msg) > 0 || natsMsgHeader_Get(msg, "Status", &status) != NATS_OK) {
       answer = Answer{msg, taken_, 0};
       return true;
     }
@@ -137,14 +143,10 @@ bool PullInbox::Next(Answer& answer, std::chrono::milliseconds wait) {
     // consumer cannot be read (deleted: reattach); 100: a heartbeat.
     // (Header values live in the message: read before it is destroyed.)
     const std::string code(status);
-    uint32_t target = 0;
-    uint64_t request = 0;
-    const bool ours = ParseReplyTo(natsMsg_GetSubject(msg), prefix_, target, request);
     const char* why = nullptr;
     const bool gone = code == "409" && natsMsgHeader_Get(msg, "Description", &why) == NATS_OK &&
                       why != nullptr && std::strstr(why, "Consumer Deleted") != nullptr;
     natsMsg_Destroy(msg);
-    if (!ours) continue;
     if (code != "100") open_.erase(request);
     if (gone) {
       answer = Answer{nullptr, taken_, target};
