@@ -30,11 +30,10 @@
 
 namespace evbus::transport::nats {
 
-// For cnats's own fetch (natsSubscription_FetchRequest: the topic reader and
-// the bench's client-alone baseline; the consumer uses PullInbox instead):
-// how long a fetch that waits for new messages waits, at most. A waiting
-// fetch watches one partition, so a message on another partition with no
-// known backlog waits for the round of these fetches to reach it. Not shorter: cnats 3.4 asks
+// How long a fetch that waits for new messages waits, at most. A waiting
+// fetch watches one partition (cnats has no pull request that waits on
+// several), so a message on another partition with no known backlog waits
+// for the round of these fetches to reach it. Not shorter: cnats 3.4 asks
 // the server to expire a request 10 ms before the fetch gives up only when
 // the fetch waits 20 ms or more; shorter, the server's timeout answer comes
 // after the fetch gave up and is left over in the subscription, every time,

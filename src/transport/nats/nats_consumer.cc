@@ -5,15 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <map>
-#include <unordered_map>
 
 #include "core/thread.h"
 #include "transport/nats/nats_common.h"
 #include "transport/nats/nats_ephemeral.h"
 #include "transport/nats/nats_leases.h"
-#include "transport/nats/nats_pull.h"
 #include "transport/spare_records.h"
 
 namespace evbus::transport::nats {
@@ -21,34 +18,6 @@ namespace {
 
 // How often the lease keeper looks whether the polling thread is away.
 constexpr auto kKeeperTick = std::chrono::milliseconds(250);
-
-// How long a partition's pull request stays open at the server, and how long
-// before that it is replaced (so no message waits for the next one). Short,
-// because a request the server lost (its consumer's leader moved) is only
-// noticed at its expiry.
-constexpr auto kPullExpiry = std::chrono::milliseconds(1000);
-constexpr auto kRenewBefore = std::chrono::milliseconds(200);
-// The longest a Poll waits on the inbox at a time, so that it sees a Wakeup
-// and the ephemeral topics' messages.
-constexpr auto kWaitSlice = std::chrono::milliseconds(20);
-
-// Acknowledges a delivery (kind: "+ACK", "-NAK", "+WPI") on its reply
-// subject, as natsMsg_Ack does for cnats's own JetStream subscriptions.
-natsStatus Acknowledge(natsConnection* nc, natsMsg* msg, const char* kind) {
-  const char* reply = natsMsg_GetReply(msg);
-  if (reply == nullptr || *reply == '\0') return NATS_ILLEGAL_STATE;
-  return natsConnection_PublishString(nc, reply, kind);
-}
-
-// An ack the server confirms, waiting up to `wait_ms`.
-natsStatus AcknowledgeSync(natsConnection* nc, natsMsg* msg, int64_t wait_ms) {
-  const char* reply = natsMsg_GetReply(msg);
-  if (reply == nullptr || *reply == '\0') return NATS_ILLEGAL_STATE;
-  natsMsg* answer = nullptr;
-  const natsStatus s = natsConnection_RequestString(&answer, nc, reply, "+ACK", wait_ms);
-  natsMsg_Destroy(answer);
-  return s;
-}
 
 std::string NewMemberId(uint64_t bus_id) {
   static std::atomic<uint64_t> n{0};
@@ -58,18 +27,10 @@ std::string NewMemberId(uint64_t bus_id) {
                   std::to_string(bus_id) + "-" + std::to_string(n++));
 }
 
-// A delivery, not yet acked.
+// A fetched message, not yet acked.
 struct Held {
   natsMsg* msg;
-  Clock::time_point touched;  // received, or last InProgress
-};
-
-// A delivery received and not handed out yet, with its metadata.
-struct Arrival {
-  Held held;
-  uint64_t seq;       // stream sequence
-  uint64_t delivery;  // consumer sequence
-  int64_t time_ns;
+  Clock::time_point touched;  // fetched, or last InProgress
 };
 
 struct Part {
@@ -77,13 +38,9 @@ struct Part {
   std::string stream;
   std::string durable;
   std::string subject;
-  // This attachment of the durable consumer in the pull inbox (0: detached),
-  // and the inbox position up to which deliveries predate it (they belong
-  // to an earlier attachment, and are dropped).
-  uint32_t target = 0;
-  uint64_t stale_until = 0;
-  // The consumer sequence of the last delivery taken (at attach: the
-  // consumer's last), and whether deliveries after it never arrived (see Take).
+  natsSubscription* sub = nullptr;
+  // The consumer sequence of the last delivery fetched (0: none yet), and
+  // whether deliveries after it never arrived (see Fetch).
   uint64_t last_delivery = 0;
   bool lost_deliveries = false;
   // After a failed reattach (the consumer has no leader yet): not before
@@ -91,9 +48,13 @@ struct Part {
   Clock::time_point reattach_after{};
   int reattach_failures = 0;
   bool paused = false;
-  // Delivered while paused, not handed out yet (at most what was asked for).
-  std::deque<Arrival> arrived;
-  std::map<uint64_t, Held> held;  // handed out, not acked; by stream sequence
+  // Messages the server has for us beyond those fetched (the last fetched
+  // message's pending count): 0 after a fetch found none; unknown (-1) at first.
+  int64_t backlog = -1;
+  // Messages that fetches which gave up at their deadline may still bring
+  // (asked for, not received), at most MaxAckPending (see GuardedFetch).
+  int64_t may_arrive = 0;
+  std::map<uint64_t, Held> held;  // by stream sequence
 };
 
 // Unacked messages the server lets one partition's consumer have. The
@@ -133,8 +94,7 @@ class NatsConsumer final : public Consumer {
       : session_(session),
         streams_(streams),
         group_(std::move(group)),
-        ephemeral_(session, group_),
-        inbox_(session) {
+        ephemeral_(session, group_) {
     session_.Pin();
   }
   ~NatsConsumer() override {
@@ -143,7 +103,6 @@ class NatsConsumer final : public Consumer {
       for (auto& [tp, part] : parts_) Drop(*part, /*nak=*/true);
       parts_.clear();
       ephemeral_.UnsubscribeAll();
-      inbox_.Close();
       session_.Unpin();
     }
   }
@@ -156,7 +115,6 @@ class NatsConsumer final : public Consumer {
       if (Status s = streams_.Ensure(t); !s.ok()) return s;
     }
     if (Status s = session_.Connect(); !s.ok()) return s;
-    nc_ = session_.connection();
     // Ephemeral topics' partitions are this member's from now on; the
     // listener hears of it in the next Poll, where rebalance callbacks run.
     if (Status s = ephemeral_.Set(ephemeral, &ephemeral_added_, &ephemeral_removed_); !s.ok()) {
@@ -191,49 +149,54 @@ class NatsConsumer final : public Consumer {
     // Back for the next lease step: the leases are refreshed on time, and a
     // member without partitions (nothing to fetch) claims as soon as it may.
     const auto deadline = std::min(Clock::now() + timeout, next_step_);
-    // Held while waiting on the inbox (at most kWaitSlice at a time): the
-    // keeper only tries the lock, and Commit and Pause come from this thread.
+    // Held across fetches (at most kFetchSliceMs each): the keeper only
+    // tries the lock, and Commit and Pause come from this thread.
     std::unique_lock<std::mutex> state(mu_);
     for (;;) {
       if (wakeup_.exchange(false)) break;
-      // Each partition read hands over what arrived while it was paused and
-      // keeps a pull request open.
-      bool reading = false;
-      if (session_.connected()) {
-        const auto now = Clock::now();
-        for (auto& [tp, part] : parts_) {
-          if (part->paused) continue;
-          HandArrived(*part, out, max);
-          if (Status s = Ask(*part, now); !s.ok()) return s;
-          reading = reading || part->target != 0;
+      std::vector<Part*> ready;
+      const auto now = Clock::now();
+      for (auto& [tp, part] : parts_) {
+        // Without MaxAckPending room nothing comes before the next commit
+        // (after Poll returns): fetching would spin until the deadline.
+        if (!part->paused && Room(*part) > 0 && Fetchable(*part, now)) {
+          ready.push_back(part.get());
         }
       }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      // No stored partition to read: wait on the ephemeral topics' messages,
-      // a slice at a time (so a wakeup is seen).
-      if (!reading && !ephemeral_.empty() && session_.connected()) {
+      // Nothing stored to fetch: wait on the ephemeral topics' messages, a
+      // slice at a time (so a wakeup is seen), as a fetch would.
+      if (ready.empty() && !ephemeral_.empty() && session_.connected()) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0) break;
         state.unlock();
-        ephemeral_.Take(out, max, std::min(left, kWaitSlice), spare_);
+        ephemeral_.Take(out, max, std::min(left, std::chrono::milliseconds(kFetchSliceMs)), spare_);
         state.lock();
         if (!out.empty()) break;
         continue;
       }
-      // Nothing to read (no partition, all paused or reattaching, or
-      // disconnected: a request would only wait for the reconnect).
-      if (!reading) {
+      // Disconnected: a fetch would only wait for the reconnect.
+      if (ready.empty() || !session_.connected()) {
         state.unlock();
         std::unique_lock<std::mutex> lock(wake_mu_);
         wake_cv_.wait_until(lock, deadline, [&] { return wakeup_.load(); });
         wakeup_.store(false);
         break;
       }
-      // What has arrived, from every partition; then, if nothing had, the
-      // first of whatever comes next, a slice at a time.
-      Receive(out, max, std::chrono::milliseconds(0));
-      if (out.empty() && left.count() > 0) Receive(out, max, std::min(left, kWaitSlice));
-      ephemeral_.Take(out, max, std::chrono::milliseconds(0), spare_);
+      // Partitions with a backlog answer a no_wait fetch at once; when none
+      // has one, a single short fetch waits for whatever comes next.
+      const size_t start = rr_++;
+      for (size_t i = 0; i < ready.size() && out.size() < max; ++i) {
+        Part& p = *ready[(start + i) % ready.size()];
+        if (p.backlog <= 0) continue;  // none, or not known yet
+        if (Status s = Fetch(p, out, max, 0); !s.ok()) return s;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (!out.empty() || left <= 0) break;
+      Part& p = *ready[start % ready.size()];
+      if (Status s = Fetch(p, out, max, std::clamp<int64_t>(left, 1, kFetchSliceMs)); !s.ok())
+        return s;
       if (!out.empty() || Clock::now() >= deadline) break;
     }
     return status;
@@ -293,9 +256,12 @@ class NatsConsumer final : public Consumer {
         const int64_t wait_ms = wait_until ? Millis(*wait_until - Clock::now()) : 0;
         natsStatus s = NATS_OK;
         if (last && wait_ms > 0) {
-          s = AcknowledgeSync(nc_, h->second.msg, wait_ms);
+          jsOptions jo;
+          jsOptions_Init(&jo);
+          jo.Wait = wait_ms;
+          s = natsMsg_AckSync(h->second.msg, &jo, nullptr);
         } else {
-          s = Acknowledge(nc_, h->second.msg, "+ACK");
+          s = natsMsg_Ack(h->second.msg, nullptr);
           if (last && wait_until && s == NATS_OK) s = NATS_TIMEOUT;  // sent, not confirmed
         }
         natsMsg_Destroy(h->second.msg);
@@ -341,7 +307,6 @@ class NatsConsumer final : public Consumer {
     StopKeeper();
     for (auto& [tp, part] : parts_) Drop(*part, /*nak=*/true);
     parts_.clear();
-    inbox_.Close();
     // Handing the leases over needs the server; without it they expire.
     Status status;
     if (leases_ && session_.connected()) {
@@ -433,15 +398,13 @@ class NatsConsumer final : public Consumer {
     const auto keep_alive = session_.config().nats.ack_wait / 3;
     if (now < next_keep_alive_) return;
     next_keep_alive_ = now + keep_alive / 2;
-    // A failed keep-alive means a redelivery at worst.
-    auto keep = [&](Held& h) {
-      if (now - h.touched < keep_alive) return;
-      (void)Acknowledge(nc_, h.msg, "+WPI");
-      h.touched = now;
-    };
     for (auto& [tp, part] : parts_) {
-      for (auto& [seq, h] : part->held) keep(h);
-      for (Arrival& a : part->arrived) keep(a.held);
+      for (auto& [seq, h] : part->held) {
+        if (now - h.touched < keep_alive) continue;
+        natsStatus s = natsMsg_InProgress(h.msg, nullptr);
+        (void)s;  // a failed keep-alive means a redelivery at worst
+        h.touched = now;
+      }
     }
   }
 
@@ -497,8 +460,8 @@ class NatsConsumer final : public Consumer {
     return Status();
   }
 
-  // Ensures the partition's durable consumer (EnsureDurable) and attaches
-  // it to the pull inbox. `api` (may be null: the context's 5 s) bounds each JetStream API
+  // Ensures the partition's durable consumer (EnsureDurable) and subscribes
+  // to it. `api` (may be null: the context's 5 s) bounds each JetStream API
   // request.
   Status Attach(Part& part, jsOptions* api = nullptr) {
     const Config& config = session_.config();
@@ -513,86 +476,71 @@ class NatsConsumer final : public Consumer {
     cc.DeliverPolicy = config.subscriber.auto_offset_reset == OffsetReset::kEarliest
                            ? js_DeliverAll
                            : js_DeliverNew;
-    uint64_t delivered = 0;
-    if (Status s = EnsureDurable(part, cc, delivered, api); !s.ok()) return s;
-    if (Status s = inbox_.Open(); !s.ok()) return s;
-    // A consumer recreated above was deleted first: what it delivered before
-    // that is already queued in the inbox, ahead of its answer.
-    part.stale_until = inbox_.Mark();
-    part.target = inbox_.NewTarget();
-    // From the first delivery on, a gap means deliveries went elsewhere
-    // (see Take). A request of a member that gave the partition up can still
-    // reach the server late (sent from cnats's reconnect buffer) and take
-    // messages to an inbox that drops them.
-    part.last_delivery = delivered;
-    by_target_[part.target] = &part;
-    by_durable_[part.durable] = &part;
+    if (Status s = EnsureDurable(part, cc, api); !s.ok()) return s;
+    natsStatus s = NATS_OK;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = part.stream.c_str();
+    so.Consumer = part.durable.c_str();
+    session_.Attributed([&] {
+      s = js_PullSubscribe(&part.sub, session_.js(), part.subject.c_str(), part.durable.c_str(),
+                           api, &so, &jerr);
+    });
+    if (s != NATS_OK) return NatsError("pull subscribe " + part.durable, s, jerr);
     return Status();
-  }
-
-  // Ends the partition's attachment: answers to its requests that still
-  // come are dropped (unacked: redelivered). REQUIRES: mu_.
-  void Detach(Part& part) {
-    if (part.target == 0) return;
-    inbox_.Forget(part.target);
-    by_target_.erase(part.target);
-    by_durable_.erase(part.durable);
-    part.target = 0;
   }
 
   // Deliveries lost on the way (a fetch's answer, when the server leading
   // the consumer died): the server redelivers them only after AckWait, and
   // would meanwhile deliver what comes after them. So the consumer is
   // recreated at its ack floor, as for an orphaned one (EnsureDurable), and
-  // attached afresh: answers to the old attachment's requests that still
-  // come late are dropped, and so is what arrived for it and was not handed
-  // out (the new consumer delivers it again). What we hold stays held; its
-  // redelivery replaces the old delivery (Take) and is acked in its place.
-  // Keeps trying on the next Ask until it succeeds.
+  // subscribed to afresh: messages of the old subscription that still come
+  // late are dropped with it. What we hold stays held; its redelivery
+  // replaces the old delivery (Fetch) and is acked in its place.
+  // Keeps trying on the next Fetch until it succeeds.
   //
   // This runs on the polling thread, which the member's other partitions
   // share: while the consumer has no leader (an election, seconds), each
   // request waits at most kReattachWaitMs and failed attempts back off, so
   // the other partitions keep flowing.
   Status Reattach(Part& part) {
-    Detach(part);
-    for (Arrival& a : part.arrived) natsMsg_Destroy(a.held.msg);
-    part.arrived.clear();
+    natsSubscription_Destroy(part.sub);
+    part.sub = nullptr;
     jsOptions api;
     jsOptions_Init(&api);
     api.Wait = kReattachWaitMs;
     if (Status s = Attach(part, &api); !s.ok()) {
+      natsSubscription_Destroy(part.sub);  // a subscribe that failed leaves none; be sure
+      part.sub = nullptr;
       const int doublings = std::min(part.reattach_failures++, 3);
       part.reattach_after = Clock::now() + std::chrono::milliseconds(250 << doublings);
       return s;
     }
+    part.last_delivery = 0;
     part.lost_deliveries = false;
     part.reattach_failures = 0;
+    part.backlog = -1;
+    part.may_arrive = 0;
     return Status();
   }
 
-  // Whether the partition can be read from now (not waiting to reattach).
+  // Whether the partition can be fetched from now (not waiting to reattach).
   static bool Fetchable(const Part& part, Clock::time_point now) {
-    return part.target != 0 || now >= part.reattach_after;
+    return part.sub != nullptr || now >= part.reattach_after;
   }
 
   // Creates the partition's durable consumer, or takes over an existing one.
   //
-  // A consumer with messages delivered and not acked, or pull requests
-  // waiting, was being read by a member that is gone (it died, gave the
-  // partition up, or its lease lapsed), or by this one before a reattach. JetStream would
+  // A consumer with messages delivered and not acked was being read by a
+  // member that is gone (it died, or its lease lapsed). JetStream would
   // redeliver those only after AckWait, while a fetch now returns the
   // messages after them: a key's later versions would overtake its earlier
   // ones. So such a consumer is recreated to start right after its ack floor
   // (the committed frontier): everything unacknowledged is delivered again,
   // in log order. What the old owner handled but had not committed comes
   // again (at-least-once).
-  //
-  // Sets `delivered` to the consumer sequence of its last delivery (0 for a
-  // consumer created here): the next delivery must be the one after it.
-  Status EnsureDurable(const Part& part, jsConsumerConfig& cc, uint64_t& delivered,
-                       jsOptions* api = nullptr) {
-    delivered = 0;
+  Status EnsureDurable(const Part& part, jsConsumerConfig& cc, jsOptions* api = nullptr) {
     jsCtx* js = session_.js();
     const char* stream = part.stream.c_str();
     const std::string what = "consumer " + part.durable + " on " + part.stream;
@@ -606,13 +554,8 @@ class NatsConsumer final : public Consumer {
       s = js_AddConsumer(nullptr, js, stream, &cc, api, &jerr);
       return s == NATS_OK ? Status() : NatsError("create " + what, s, jerr);
     }
-    // Pull requests still waiting at the server are another attachment's
-    // (a member that gave the partition up, or ours before a reattach): they
-    // would take the next messages to an inbox that drops them. Deleting the
-    // consumer ends them.
-    const bool orphaned = ci->NumAckPending > 0 || ci->NumWaiting > 0;
+    const bool orphaned = ci->NumAckPending > 0;
     const uint64_t floor = ci->AckFloor.Stream;
-    if (!orphaned) delivered = ci->Delivered.Consumer;
     // The start position cannot change on update: keep the existing one.
     cc.DeliverPolicy = ci->Config->DeliverPolicy;
     cc.OptStartSeq = ci->Config->OptStartSeq;
@@ -638,8 +581,7 @@ class NatsConsumer final : public Consumer {
 
   // How many more unacked messages the server would deliver. REQUIRES: mu_.
   int64_t Room(const Part& part) const {
-    return MaxAckPending(session_.config()) - static_cast<int64_t>(part.held.size()) -
-           static_cast<int64_t>(part.arrived.size());
+    return MaxAckPending(session_.config()) - static_cast<int64_t>(part.held.size());
   }
 
   // REQUIRES: mu_.
@@ -650,113 +592,91 @@ class NatsConsumer final : public Consumer {
     parts_.erase(it);
   }
 
-  // Hands back what is held or arrived (Nak: redelivered at once, to whoever
-  // owns the partition next; not for a lost partition, whose durable consumer
-  // may be another member's by now) and detaches; the durable stays.
+  // Hands back what is held (Nak: redelivered at once, to whoever owns the
+  // partition next; not for a lost partition, whose durable consumer may be
+  // another member's by now) and ends the subscription; the durable stays.
   void Drop(Part& part, bool nak) {
-    auto hand_back = [&](Held& h) {
-      if (nak) (void)Acknowledge(nc_, h.msg, "-NAK");
+    for (auto& [seq, h] : part.held) {
+      if (nak) {
+        natsStatus s = natsMsg_Nak(h.msg, nullptr);
+        (void)s;
+      }
       natsMsg_Destroy(h.msg);
-    };
-    for (auto& [seq, h] : part.held) hand_back(h);
-    for (Arrival& a : part.arrived) hand_back(a.held);
+    }
     part.held.clear();
-    part.arrived.clear();
-    Detach(part);
+    natsSubscription_Destroy(part.sub);
+    part.sub = nullptr;
   }
 
-  // Keeps a pull request open for the partition (reattaching first after
-  // lost deliveries), for as many messages as MaxAckPending leaves room
-  // for. A new request goes out when none is open, or when room for a
-  // quarter of MaxAckPending has been made since. REQUIRES: mu_.
-  Status Ask(Part& part, Clock::time_point now) {
-    if (part.lost_deliveries || part.target == 0) {
-      if (!Fetchable(part, now)) return Status();
+  // Fetches up to max - out.size() records; wait_ms 0 = only what is there.
+  //
+  // nats-server 2.9 answers a no_wait request that carries an expiry (cnats
+  // always sends one) only at that expiry when nothing is there. So a no_wait
+  // fetch asks for no more than the partition's known backlog (the last
+  // message's pending count) and MaxAckPending leaves room for: it is
+  // answered at once, in full. A fetch that waits for new messages asks for
+  // one. Either may be raised by GuardedFetch (cnats 3.4's overrun), which
+  // then costs a no_wait fetch its expiry.
+  Status Fetch(Part& part, std::vector<RecordPtr>& out, size_t max, int64_t wait_ms) {
+    if (part.lost_deliveries || part.sub == nullptr) {
+      if (!Fetchable(part, Clock::now())) return Status();
       if (Status s = Reattach(part); !s.ok()) return Status();  // again after a backoff
     }
-    const int64_t open = inbox_.Outstanding(part.target, kRenewBefore);
-    const int64_t want = Room(part) - open;
-    const int64_t top_up = std::max<int64_t>(1, MaxAckPending(session_.config()) / 4);
-    if (want <= 0 || (open > 0 && want < top_up)) return Status();
-    Status s = inbox_.Request(part.target, part.stream, part.durable, want, kPullExpiry);
-    // A request that could not go out is asked again at the next Poll;
-    // only a closed connection ends the consumer.
-    if (!s.ok() && natsConnection_IsClosed(nc_)) return s;
-    return Status();
-  }
-
-  // Takes the inbox's answers, waiting up to `wait` for the first, until
-  // `out` holds max records. REQUIRES: mu_.
-  void Receive(std::vector<RecordPtr>& out, size_t max, std::chrono::milliseconds wait) {
-    PullInbox::Answer answer;
-    while (out.size() < max && inbox_.Next(answer, wait)) {
-      wait = std::chrono::milliseconds(0);
-      if (answer.gone != 0) {
-        auto it = by_target_.find(answer.gone);
-        if (it != by_target_.end()) it->second->lost_deliveries = true;  // recreated by Ask
-        continue;
+    const int64_t room =
+        std::min<int64_t>(static_cast<int64_t>(max - std::min(max, out.size())), Room(part));
+    if (room <= 0) return Status();
+    jsFetchRequest fr;
+    jsFetchRequest_Init(&fr);
+    if (wait_ms == 0) {
+      fr.Batch = static_cast<int>(std::min<int64_t>(room, part.backlog));
+      fr.NoWait = true;
+      fr.Expires = kNoWaitAnswerMs * 1'000'000;
+    } else {
+      fr.Batch = 1;
+      fr.Expires = wait_ms * 1'000'000;
+    }
+    // Messages can still come late in numbers (after a stall, or pull
+    // requests cnats held while it reconnected): see GuardedFetch.
+    natsMsgList list{nullptr, 0};
+    natsStatus s =
+        GuardedFetch(&list, part.sub, &fr, part.may_arrive, MaxAckPending(session_.config()));
+    if (s != NATS_OK) {
+      natsMsgList_Destroy(&list);
+      if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION) {
+        return NatsError("fetch " + ToString(part.tp), s);
       }
+      part.backlog = 0;  // nothing there (timeout, no messages)
+      return Status();
+    }
+    const auto now = Clock::now();
+    for (int i = 0; i < list.Count; ++i) {
+      natsMsg* msg = list.Msgs[i];
       jsMsgMetaData* meta = nullptr;
-      if (natsMsg_GetMetaData(&meta, answer.msg) != NATS_OK) {
-        natsMsg_Destroy(answer.msg);
-        continue;
-      }
-      auto it = by_durable_.find(std::string_view(meta->Consumer));
-      Part* part = it == by_durable_.end() ? nullptr : it->second;
-      const Arrival arrival{Held{answer.msg, Clock::now()}, meta->Sequence.Stream,
-                            meta->Sequence.Consumer, meta->Timestamp};
-      const bool ours = part != nullptr && part->stream == meta->Stream;
+      if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) continue;  // destroyed with the list
+      const uint64_t seq = meta->Sequence.Stream;
+      const uint64_t delivery = meta->Sequence.Consumer;
+      const int64_t ts = meta->Timestamp;
+      part.backlog = static_cast<int64_t>(meta->NumPending);
       jsMsgMetaData_Destroy(meta);
-      // For an attachment that is gone, or from before this one: unacked,
-      // so redelivered (to this attachment, or the partition's next owner).
-      if (!ours || answer.position <= part->stale_until || part->lost_deliveries) {
-        natsMsg_Destroy(answer.msg);
+      if (part.last_delivery != 0 && delivery > part.last_delivery + 1) {
+        // Deliveries in between never came: this one and the rest of the
+        // list are left unacked (redelivered), and the next fetch reattaches.
+        part.lost_deliveries = true;
+        break;
+      }
+      part.last_delivery = std::max(part.last_delivery, delivery);
+      list.Msgs[i] = nullptr;
+      auto [it, fresh] = part.held.try_emplace(seq, Held{msg, now});
+      if (!fresh) {
+        // Redelivered while we still hold it: keep the newer delivery, hand out nothing new.
+        natsMsg_Destroy(it->second.msg);
+        it->second = Held{msg, now};
         continue;
       }
-      inbox_.Delivered(part->target);
-      // In delivery order: behind what waits from a pause.
-      if (part->paused || !part->arrived.empty()) {
-        part->arrived.push_back(arrival);
-      } else {
-        Take(*part, arrival, out);
-      }
+      out.push_back(ToRecord(spare_.Take(), part.tp, msg, seq, ts));
     }
-  }
-
-  // Hands out what arrived while the partition was paused. REQUIRES: mu_.
-  void HandArrived(Part& part, std::vector<RecordPtr>& out, size_t max) {
-    while (!part.arrived.empty() && out.size() < max && !part.lost_deliveries) {
-      const Arrival arrival = part.arrived.front();
-      part.arrived.pop_front();
-      Take(part, arrival, out);
-    }
-  }
-
-  // Hands out one delivery: held until acked, as a record in `out`.
-  // REQUIRES: mu_.
-  void Take(Part& part, const Arrival& a, std::vector<RecordPtr>& out) {
-    if (part.lost_deliveries) {
-      natsMsg_Destroy(a.held.msg);
-      return;
-    }
-    if (a.delivery > part.last_delivery + 1) {
-      // Deliveries in between never came (lost on the way, or taken by
-      // another member's request): this one and what follows are left
-      // unacked (redelivered), and the next Ask reattaches, recreating the
-      // consumer at its ack floor.
-      part.lost_deliveries = true;
-      natsMsg_Destroy(a.held.msg);
-      return;
-    }
-    part.last_delivery = std::max(part.last_delivery, a.delivery);
-    auto [it, fresh] = part.held.try_emplace(a.seq, a.held);
-    if (!fresh) {
-      // Redelivered while we still hold it: keep the newer delivery, hand out nothing new.
-      natsMsg_Destroy(it->second.msg);
-      it->second = a.held;
-      return;
-    }
-    out.push_back(ToRecord(spare_.Take(), part.tp, a.held.msg, a.seq, a.time_ns));
+    natsMsgList_Destroy(&list);
+    return Status();
   }
 
   NatsSession& session_;
@@ -769,19 +689,15 @@ class NatsConsumer final : public Consumer {
   std::vector<TopicPartition> ephemeral_removed_;
   RebalanceListener* listener_ = nullptr;
   size_t rr_ = 0;
-  SpareRecords spare_;  // refilled by Take (polling thread)
+  SpareRecords spare_;  // refilled by Fetch (polling thread)
   Clock::time_point next_step_{};
   bool closed_ = false;
   // Shared by the polling thread and the keeper.
   std::mutex mu_;
   std::unique_ptr<Leases> leases_;  // set by the first Subscribe, before the keeper starts
   std::map<TopicPartition, std::unique_ptr<Part>> parts_;
-  PullInbox inbox_;                                // the partitions' pull requests
-  natsConnection* nc_ = nullptr;                   // the session's, from the first Subscribe (acks)
-  std::unordered_map<uint32_t, Part*> by_target_;  // attached partitions
-  std::map<std::string, Part*, std::less<>> by_durable_;  // the same, by consumer
-  Clock::time_point last_refresh_{};                      // leases last refreshed
-  Clock::time_point last_maintain_{};                     // the polling thread's last Maintain
+  Clock::time_point last_refresh_{};         // leases last refreshed
+  Clock::time_point last_maintain_{};        // the polling thread's last Maintain
   Clock::time_point next_keep_alive_{};      // KeepAlive walks the held messages no sooner
   std::vector<TopicPartition> keeper_lost_;  // found lost by the keeper, revoked by Poll
   // The keeper thread.
