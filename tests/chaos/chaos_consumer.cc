@@ -33,22 +33,7 @@ int RunConsumer(const Options& o) {
     return 3;
   }
   const size_t threads_before = CountProcessThreads();
-  // A member (re)started while the cluster elects a leader cannot connect
-  // yet (Unavailable): as a supervisor would, start it again, for up to 60 s.
-  auto bus = EventBus::Create(MakeConfig(o));
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  for (int attempt = 1; !bus.ok() && bus.status().code() == ErrorCode::kUnavailable &&
-                        attempt < 30 && std::chrono::steady_clock::now() < give_up;
-       ++attempt) {
-    std::fprintf(stderr, "chaos consumer: %s; starting again\n", bus.status().ToString().c_str());
-    bus = EventBus::Create(MakeConfig(o));
-  }
-  if (!bus.ok()) {
-    std::fprintf(stderr, "chaos consumer: %s\n", bus.status().ToString().c_str());
-    return 3;
-  }
-  (void)(*bus)->SetErrorCallback([](const Status&) {});  // the chaos is expected
-  Status s = (*bus)->SubscribeEnvelope(o.topic, [&](const Envelope& e, const Delivery& d) {
+  auto handler = [&](const Envelope& e, const Delivery& d) {
     // "agg-N": the driver's aggregate index.
     // CLOCK_MONOTONIC is one clock for every process of the machine, so the
     // driver can order handlings across processes.
@@ -62,10 +47,29 @@ int RunConsumer(const Options& o) {
     }
     if (o.handle_us > 0) d.cancel.WaitFor(std::chrono::microseconds(o.handle_us));
     return Status();
-  });
-  if (s.ok()) s = (*bus)->Start();
-  if (!s.ok()) {
-    std::fprintf(stderr, "chaos consumer: %s\n", s.ToString().c_str());
+  };
+  auto start = [&]() -> Result<std::unique_ptr<EventBus>> {
+    auto bus = EventBus::Create(MakeConfig(o));
+    if (!bus.ok()) return bus.status();
+    (void)(*bus)->SetErrorCallback([](const Status&) {});  // the chaos is expected
+    Status s = (*bus)->SubscribeEnvelope(o.topic, handler);
+    if (s.ok()) s = (*bus)->Start();
+    if (!s.ok()) return s;
+    return std::move(bus).value();
+  };
+  // A member (re)started while the cluster elects a leader cannot connect or
+  // set up its streams yet (Unavailable): as a supervisor would, start it
+  // again, for up to 60 s.
+  auto bus = start();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int attempt = 1; !bus.ok() && bus.status().code() == ErrorCode::kUnavailable &&
+                        attempt < 30 && std::chrono::steady_clock::now() < give_up;
+       ++attempt) {
+    std::fprintf(stderr, "chaos consumer: %s; starting again\n", bus.status().ToString().c_str());
+    bus = start();
+  }
+  if (!bus.ok()) {
+    std::fprintf(stderr, "chaos consumer: %s\n", bus.status().ToString().c_str());
     return 3;
   }
   int sig = 0;
