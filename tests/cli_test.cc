@@ -300,8 +300,8 @@ TEST(CliBench, SeedJsonCountsAddUpAndPlotsAreXml) {
     published += sent;
     ++runs;
   }
-  EXPECT_EQ(runs, 6);  // 2 sizes x (envelope, plain, transport alone)
-  EXPECT_EQ(published, 3 * (200 + 500));
+  EXPECT_EQ(runs, 8);  // 2 sizes x (envelope, plain) x (evbus, transport alone)
+  EXPECT_EQ(published, 4 * (200 + 500));
   simdjson::ondemand::object totals = doc["totals"].get_object();
   EXPECT_EQ(totals["published"].get_int64().value(), published);
   EXPECT_EQ(totals["received"].get_int64().value(), published);
@@ -399,7 +399,9 @@ TEST(CliBench, SeedRepetitionsPrintTheSpreadOfEachRow) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("seed over 2 repetitions, min-max"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("seed 100 plain, transport alone"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("seed 100 envelope, transport alone"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("msg/s / transport alone (plain):"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("msg/s / transport alone (envelope):"), std::string::npos) << r.out;
 }
 
 }  // namespace
