@@ -11,9 +11,9 @@ namespace {
 // "left" is the process's threads after both closes less those before the
 // buses were created: at once / 2 s later (the figure jxt-core's tests took).
 constexpr const char* kHeaderFormat =
-    "%-30s %10s %12s %8s %9s %9s %9s %9s %10s %5s %5s %5s %7s %6s %8s %8s\n";
+    "%-36s %10s %12s %8s %9s %9s %9s %9s %10s %5s %5s %5s %7s %6s %8s %8s\n";
 constexpr const char* kRowFormat =
-    "%-30s %10lld %12.0f %8.2f %9.1f %9.1f %9.1f %9.1f %10.1f %5lld %5lld %5lld %7zu %6s %8.1f "
+    "%-36s %10lld %12.0f %8.2f %9.1f %9.1f %9.1f %9.1f %10.1f %5lld %5lld %5lld %7zu %6s %8.1f "
     "%8.2f\n";
 
 void PrintHeader() {

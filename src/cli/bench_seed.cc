@@ -1,8 +1,8 @@
 // bench seed: the workload the seed's authors measured their Go bus with -
 // 500 / 2000 / 5000 / 10000 messages over 5 topics, aggregates = clamp(N/10,
 // 50, 1000), envelopes and plain records, order checked per aggregate - each
-// beside the transport alone moving the same records, --reps times, with the min-max of each
-// figure over the repetitions under the table.
+// beside the transport alone moving the same records, --reps times, with the
+// min-max of each figure over the repetitions under the table.
 
 #include <algorithm>
 #include <cstdio>
@@ -47,7 +47,7 @@ void NoteSpreads(const BenchOptions& b, BenchReport& report) {
     const Spread& s = by_name[name];
     char line[256];
     std::snprintf(line, sizeof(line),
-                  "  %-34s msg/s %8.0f - %8.0f (max/min %.2f)  p50 %7.1f - %7.1f ms  p99 %7.1f - "
+                  "  %-36s msg/s %8.0f - %8.0f (max/min %.2f)  p50 %7.1f - %7.1f ms  p99 %7.1f - "
                   "%7.1f ms",
                   name.c_str(), s.rate.min, s.rate.max,
                   s.rate.min > 0 ? s.rate.max / s.rate.min : 0, s.p50.min, s.p50.max, s.p99.min,
@@ -68,7 +68,7 @@ void NoteSpreads(const BenchOptions& b, BenchReport& report) {
         if (alone.rates[i] > 0) ratio.Add(bus.rates[i] / alone.rates[i], i == 0);
       }
       char line[160];
-      std::snprintf(line, sizeof(line), "  %-34s msg/s / transport alone (%s): %.2f - %.2fx",
+      std::snprintf(line, sizeof(line), "  %-36s msg/s / transport alone (%s): %.2f - %.2fx",
                     (size + kind).c_str(), kind + 1, ratio.min, ratio.max);
       report.Note(line);
     }
@@ -86,24 +86,22 @@ bool RunSeed(const BenchOptions& b, WorkloadOptions base, BenchReport& report) {
   for (int rep = 0; rep < b.reps; ++rep) {
     const std::string run_id = RunSuffix();
     for (const int64_t n : b.sizes) {
-      WorkloadOptions o = base;
-      o.events = n;
-      o.aggregates = static_cast<int>(std::clamp<int64_t>(n / 10, 50, 1000));
       const std::string size = std::to_string(n);
-      o.topic = "bench-seed-" + size + run_id;
-      o.config.subscriber.group = o.topic;
-      ok &= report.Run("seed " + size + " envelope", o, false);
-      WorkloadOptions alone = o;
-      alone.topic += "-baseline";
-      alone.config.subscriber.group = alone.topic;
-      ok &= report.Run("seed " + size + " envelope, transport alone", alone, true);
-      o.envelopes = false;
-      o.topic += "-plain";
-      o.config.subscriber.group = o.topic;
-      ok &= report.Run("seed " + size + " plain", o, false);
-      o.topic += "-baseline";
-      o.config.subscriber.group = o.topic;
-      ok &= report.Run("seed " + size + " plain, transport alone", o, true);
+      for (const bool envelopes : {true, false}) {
+        WorkloadOptions o = base;
+        o.events = n;
+        o.aggregates = static_cast<int>(std::clamp<int64_t>(n / 10, 50, 1000));
+        o.envelopes = envelopes;
+        const std::string row = "seed " + size + (envelopes ? " envelope" : " plain");
+        const std::string topic = "bench-seed-" + size + run_id + (envelopes ? "" : "-plain");
+        // evbus, then the transport alone moving the same records; each on
+        // topics and a group of its own.
+        for (const bool alone : {false, true}) {
+          o.topic = alone ? topic + "-baseline" : topic;
+          o.config.subscriber.group = o.topic;
+          ok &= report.Run(alone ? row + ", transport alone" : row, o, alone);
+        }
+      }
     }
   }
   if (b.reps > 1) NoteSpreads(b, report);
