@@ -58,12 +58,16 @@ int RunConsumer(const Options& o) {
     return std::move(bus).value();
   };
   // A member (re)started while the cluster elects a leader cannot connect or
-  // set up its streams yet (Unavailable): as a supervisor would, start it
-  // again, for up to 60 s.
+  // set up its streams yet (Unavailable), or its metadata request outlives
+  // the broker it went to (Timeout, on Kafka): as a supervisor would, start
+  // it again, for up to 60 s.
   auto bus = start();
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  for (int attempt = 1; !bus.ok() && bus.status().code() == ErrorCode::kUnavailable &&
-                        attempt < 30 && std::chrono::steady_clock::now() < give_up;
+  auto retriable = [](const Status& s) {
+    return s.code() == ErrorCode::kUnavailable || s.code() == ErrorCode::kTimeout;
+  };
+  for (int attempt = 1; !bus.ok() && retriable(bus.status()) && attempt < 30 &&
+                        std::chrono::steady_clock::now() < give_up;
        ++attempt) {
     std::fprintf(stderr, "chaos consumer: %s; starting again\n", bus.status().ToString().c_str());
     bus = start();
