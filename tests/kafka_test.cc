@@ -189,6 +189,34 @@ TEST_F(KafkaTest, ListTopicsShowsTopicsWithTheirPartitions) {
   EXPECT_EQ(ours, (std::vector<std::string>{a, b})) << "both, in name order";
 }
 
+// Deleting throwaway topics (the benchmarks do): gone from the metadata when
+// the call returns, a missing one skipped, and the name free at once for a
+// topic made again (which must not find the old one still listed).
+TEST_F(KafkaTest, DeleteTopicsRemovesThemAndTheNameCanBeUsedAgainAtOnce) {
+  Config config = config_;
+  config.kafka.topic_partitions = 2;
+  Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config, 0);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  const std::string a = unique_ + "-delete-a", b = unique_ + "-delete-b";
+  ASSERT_OK((*t)->EnsureTopic(a));
+  ASSERT_OK((*t)->EnsureTopic(b));
+  ASSERT_OK((*t)->DeleteTopics({a, b, unique_ + "-delete-never-made"}));
+  Result<std::vector<transport::TopicInfo>> topics = (*t)->ListTopics();
+  ASSERT_TRUE(topics.ok()) << topics.status().ToString();
+  for (const transport::TopicInfo& info : *topics) {
+    EXPECT_TRUE(info.name != a && info.name != b) << info.name << " is still listed";
+  }
+  EXPECT_EQ((*t)->DescribeTopic(a).status().code(), ErrorCode::kNotFound);
+  config.kafka.topic_partitions = 3;  // made again with another count: the old one is gone
+  Result<std::unique_ptr<transport::Transport>> again = transport::CreateTransport(config, 0);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_OK((*again)->EnsureTopic(a));
+  Result<transport::TopicInfo> info = (*again)->DescribeTopic(a);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->partitions, 3);
+  EXPECT_OK((*again)->DeleteTopics({a}));
+}
+
 // The first publish to a missing topic asserts it under topic_strategy, as
 // Start() does for subscribed topics: created with kafka.topic_partitions
 // (not the broker's auto-created single partition), or refused by name.

@@ -164,6 +164,26 @@ TEST_F(NatsTest, ListTopicsFindsTopicsFromTheirStreams) {
   EXPECT_TRUE(found) << topic << " not listed";
 }
 
+// Deleting throwaway topics (the benchmarks do): every partition's stream
+// goes, a missing topic is skipped, and the same name can be made again.
+TEST_F(NatsTest, DeleteTopicsRemovesEveryPartitionStream) {
+  Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config_, 0);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  const std::string topic = unique_ + "-delete";
+  ASSERT_OK((*t)->EnsureTopic(topic));
+  ASSERT_OK((*t)->DeleteTopics({topic, unique_ + "-delete-never-made"}));
+  Result<transport::TopicInfo> gone = (*t)->DescribeTopic(topic);
+  EXPECT_EQ(gone.status().code(), ErrorCode::kNotFound) << gone.status().ToString();
+  Result<std::vector<transport::TopicInfo>> topics = (*t)->ListTopics();
+  ASSERT_TRUE(topics.ok()) << topics.status().ToString();
+  for (const transport::TopicInfo& info : *topics) EXPECT_NE(info.name, topic);
+  ASSERT_OK((*t)->EnsureTopic(topic));  // the transport forgot it had ensured it
+  Result<transport::TopicInfo> back = (*t)->DescribeTopic(topic);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->partitions, config_.nats.partitions);
+  EXPECT_OK((*t)->DeleteTopics({topic}));
+}
+
 TEST_F(NatsTest, TwoBusesSharePartitionsAndOneTakesOverOnClose) {
   const std::string topic = unique_ + "-share";
   const std::vector<std::string> keys = KeyPerPartition();
@@ -344,6 +364,20 @@ class NatsSetupFailureTest : public NatsTest {
     NatsTest::TearDown();
   }
 };
+
+// In the jxt layout topics share the bus's one stream: deleting one alone is
+// refused by name (purge is the way), and the stream is left as it was.
+TEST_F(NatsSetupFailureTest, DeleteTopicsInTheSharedStreamIsRefusedByName) {
+  const Config config = JxtLayout();
+  Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(config, 0);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  const std::string topic = unique_ + ".orders";
+  ASSERT_OK((*t)->EnsureTopic(topic));
+  const Status s = (*t)->DeleteTopics({topic});
+  EXPECT_EQ(s.code(), ErrorCode::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(s.message().find(config.nats.stream), std::string::npos) << s.ToString();
+  EXPECT_OK((*t)->DescribeTopic(topic).status());
+}
 
 TEST_F(NatsSetupFailureTest, JxtLayoutRefusesATopicOutsideItsSubjects) {
   ExpectPublishAndStartFail(JxtLayout(), "elsewhere." + unique_, ErrorCode::kFailedPrecondition,

@@ -25,6 +25,8 @@ struct BenchOptions {
   int handler_sleep_us = 1000;
   std::vector<int64_t> sizes = {500, 2'000, 5'000, 10'000};  // seed
   int reps = 0;  // repetitions; 0: the scenario's default (lifecycle 5, seed 1)
+  // seed: repetitions run first and not counted; -1: 1 when reps > 1, else 0.
+  int warmup_reps = -1;
   std::vector<int> loads = {25, 50, 75};  // latency: percent of the closed-loop maximum
   std::vector<double> rates;              // latency: absolute rates instead (events/s)
   double seconds = 10;                    // latency: length of each open-loop run
@@ -63,6 +65,8 @@ class BenchReport {
   void Reserve(size_t n) { rows_.reserve(n); }
   // Prints a line under the table and keeps it for the Markdown report.
   void Note(const std::string& line);
+  // While on, Run prints its rows marked "warm-up" and keeps none of them.
+  void SetWarmingUp(bool on) { warming_up_ = on; }
 
   const std::string& scenario() const { return scenario_; }
   const std::string& transport() const { return transport_; }
@@ -81,6 +85,7 @@ class BenchReport {
 
   std::string scenario_, transport_;
   bool header_printed_ = false;
+  bool warming_up_ = false;
   std::vector<BenchRow> rows_;
   std::vector<std::string> notes_;
   size_t kept_bytes_ = 0;  // heap held by rows_' contents

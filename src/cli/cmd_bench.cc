@@ -307,6 +307,10 @@ void RegisterBench(CLI::App& app, Action& run) {
                   "Repetitions (lifecycle, default 5; seed, default 1, prints the min-max of "
                   "each figure)")
       ->check(CLI::Range(1, 10'000));
+  cmd->add_option("--warmup-reps", b->warmup_reps,
+                  "Seed: repetitions run first and not counted, as a broker's first runs are "
+                  "slower (default 1 with --reps above 1, else 0)")
+      ->check(CLI::Range(0, 100));
   cmd->add_option("--loads", b->loads, "Open-loop rates, percent of the maximum (latency)")
       ->capture_default_str()
       ->delimiter(',')

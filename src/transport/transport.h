@@ -252,6 +252,19 @@ class Transport {
     return Status(ErrorCode::kNotImplemented,
                   std::string(name()) + " transport cannot purge a topic");
   }
+  // Deletes `topics` with every record and consumer position they hold, and
+  // returns once they are gone from what new clients see (Kafka: one
+  // DeleteTopics admin request; NATS: each partition's stream). A topic that
+  // does not exist is skipped. For tools and benchmarks that made throwaway
+  // topics: a broker that keeps every one of them slows down (thousands of
+  // Kafka partitions each hold open index files) and fills up.
+  // Errors: FailedPrecondition (NATS with nats.stream set: the topics share
+  // one stream), Unavailable, Timeout, NotImplemented (the default).
+  virtual Status DeleteTopics(const std::vector<std::string>& topics) {
+    (void)topics;
+    return Status(ErrorCode::kNotImplemented,
+                  std::string(name()) + " transport cannot delete a topic");
+  }
 
  private:
   const std::shared_ptr<TopicTable> topics_ = std::make_shared<TopicTable>();

@@ -105,6 +105,30 @@ class KafkaTransport final : public Transport {
     return kafka::DeleteTopicRecords(config_, &shared_, bus_id_, topic);
   }
 
+  Status DeleteTopics(const std::vector<std::string>& topics) override {
+    if (topics.empty()) return Status();
+    Result<Handle> admin = NewAdmin();
+    if (!admin.ok()) return admin.status();
+    if (Status s = Delete(admin->get(), topics); !s.ok()) return s;
+    // Wait until no topic of `topics` is in the metadata, as EnsureTopic waits
+    // for a new one to appear: a run that creates the same name next must not
+    // find the old topic still listed.
+    const auto deadline = Clock::now() + std::chrono::milliseconds(kAdminTimeoutMs);
+    for (;;) {
+      Result<std::vector<TopicInfo>> all = AllTopics(admin->get());
+      if (!all.ok()) return all.status();
+      const bool listed = std::any_of(all->begin(), all->end(), [&](const TopicInfo& t) {
+        return std::find(topics.begin(), topics.end(), t.name) != topics.end();
+      });
+      if (!listed) return Status();
+      if (Clock::now() >= deadline) {
+        return Status(ErrorCode::kTimeout, "kafka delete topics: still listed after " +
+                                               std::to_string(kAdminTimeoutMs) + " ms");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the broker's metadata
+    }
+  }
+
   // Kafka's own internal topics (__consumer_offsets, ...) are left out.
   Result<std::vector<TopicInfo>> ListTopics() override {
     Result<Handle> admin = NewAdmin();
@@ -218,6 +242,33 @@ class KafkaTransport final : public Transport {
         const char* why = rd_kafka_topic_result_error_string(results[i]);
         return kafka::FromKafka(
             e, "kafka create topic " + topic + (why ? std::string(": ") + why : ""));
+      }
+    }
+    return Status();
+  }
+
+  // One DeleteTopics request for all of `topics`; a missing one is skipped.
+  static Status Delete(rd_kafka_t* rk, const std::vector<std::string>& topics) {
+    std::vector<rd_kafka_DeleteTopic_t*> doomed;
+    for (const std::string& t : topics) doomed.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
+    QueuePtr queue(rd_kafka_queue_new(rk));
+    rd_kafka_DeleteTopics(rk, doomed.data(), doomed.size(), nullptr, queue.get());
+    rd_kafka_DeleteTopic_destroy_array(doomed.data(), doomed.size());
+    EventPtr ev(rd_kafka_queue_poll(queue.get(), kAdminTimeoutMs));
+    if (!ev) return Status(ErrorCode::kTimeout, "kafka delete topics: no answer");
+    if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return kafka::FromKafka(rd_kafka_event_error(ev.get()), "kafka delete topics");
+    }
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.get()), &n);
+    for (size_t i = 0; i < n; ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        const char* why = rd_kafka_topic_result_error_string(results[i]);
+        return kafka::FromKafka(e, std::string("kafka delete topic ") +
+                                       rd_kafka_topic_result_name(results[i]) +
+                                       (why ? std::string(": ") + why : ""));
       }
     }
     return Status();

@@ -238,6 +238,27 @@ Result<TopicInfo> NatsStreams::Describe(const std::string& topic) {
   return out;
 }
 
+Status NatsStreams::Delete(const std::string& topic) {
+  const NatsConfig& nc = session_.config().nats;
+  if (!nc.stream.empty()) {
+    return FailedPrecondition("topic " + topic + " lives in the shared stream " + nc.stream +
+                              " (nats.stream): it cannot be deleted alone; purge it instead");
+  }
+  if (Status s = session_.Connect(); !s.ok()) return s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ensured_.erase(topic);
+  }
+  for (int32_t p = 0; p < Partitions(nc); ++p) {
+    const std::string name = StreamName(nc, topic, p);
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_DeleteStream(session_.js(), name.c_str(), nullptr, &jerr);
+    if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) continue;
+    if (s != NATS_OK) return NatsError("delete stream " + name + " of topic " + topic, s, jerr);
+  }
+  return Status();
+}
+
 Result<std::vector<TopicInfo>> NatsStreams::List() {
   if (Status s = session_.Connect(); !s.ok()) return s;
   jsStreamInfoList* list = nullptr;

@@ -34,6 +34,10 @@ class NatsStreams {
   // one evbus gives T's partition p. Partitions are the ones found.
   // Errors: Unavailable.
   Result<std::vector<TopicInfo>> List();
+  // Deletes the streams of `topic`'s partitions (a missing one is skipped)
+  // and forgets that it was ensured. Errors: FailedPrecondition (nats.stream
+  // set: a shared stream holds other topics too), Unavailable.
+  Status Delete(const std::string& topic);
 
  private:
   Status EnsureStream(jsCtx* js, const std::string& topic, int32_t partition);

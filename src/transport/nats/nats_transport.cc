@@ -57,6 +57,13 @@ class NatsTransport final : public Transport {
     SessionPin pin(session_);
     return PurgeWholeTopic(session_, topic);
   }
+  Status DeleteTopics(const std::vector<std::string>& topics) override {
+    SessionPin pin(session_);
+    for (const std::string& topic : topics) {
+      if (Status s = streams_.Delete(topic); !s.ok()) return s;
+    }
+    return Status();
+  }
 
  private:
   NatsSession session_;  // before streams_: they use it
