@@ -103,7 +103,6 @@ namespace {
 // fail the run: it is said once.
 void DeleteRunTopics(const WorkloadOptions& o) {
   std::vector<std::string> topics = WorkloadTopics(o);
-  if (o.topics > 1) topics.push_back(o.topic);         // the NATS baseline's own
   for (size_t i = 0, n = topics.size(); i < n; ++i) {  // each one's dead-letter topic
     topics.push_back(topics[i] + o.config.subscriber.dead_letter_suffix);
   }

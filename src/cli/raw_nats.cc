@@ -1,11 +1,10 @@
 // The NATS baseline for `evbus bench`: the same workload through cnats alone,
 // laid out as evbus lays it out (one file- or memory-backed stream per
-// partition, subjects <topic>.<p>, the key's partition by DESIGN §5, a
-// Nats-Msg-Id per message; durable pull consumers with explicit acks and
-// MaxAckPending = subscriber.window), with an async publisher bounded by
-// publisher.max_in_flight and one reader thread that fetches, decodes,
-// checks and acks each message. The ratio evbus / raw is what the engine
-// costs on NATS.
+// partition of each of the workload's topics, subjects <topic>.<p>, the key's partition by DESIGN
+// §5, a Nats-Msg-Id per message; durable pull consumers with explicit acks and MaxAckPending =
+// subscriber.window), with an async publisher bounded by publisher.max_in_flight and one reader
+// thread that fetches, decodes, checks and acks each message. The ratio evbus / raw is what the
+// engine costs on NATS.
 
 #ifdef EVBUS_WITH_NATS
 
@@ -81,13 +80,22 @@ Status Connect(const WorkloadOptions& o, std::atomic<int64_t>& publish_errors, R
   return Status();
 }
 
-// A durable pull consumer per partition, configured as evbus configures its own.
+Status SubscribeTopic(const Config& config, const std::string& topic, RawClient& c);
+
+// A durable pull consumer per partition of each of the workload's topics,
+// configured as evbus configures its own.
 Status Subscribe(const WorkloadOptions& o, RawClient& c) {
-  const Config& config = o.config;
+  for (const std::string& topic : WorkloadTopics(o)) {
+    if (Status s = SubscribeTopic(o.config, topic, c); !s.ok()) return s;
+  }
+  return Status();
+}
+
+Status SubscribeTopic(const Config& config, const std::string& topic, RawClient& c) {
   for (int32_t p = 0; p < config.nats.partitions; ++p) {
-    const std::string stream = tn::StreamName(config.nats, o.topic, p);
-    const std::string durable = tn::DurableName(config.nats, config.subscriber.group, o.topic, p);
-    const std::string subject = tn::Subject(config.nats, o.topic, p);
+    const std::string stream = tn::StreamName(config.nats, topic, p);
+    const std::string durable = tn::DurableName(config.nats, config.subscriber.group, topic, p);
+    const std::string subject = tn::Subject(config.nats, topic, p);
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
     cc.Durable = durable.c_str();
@@ -172,7 +180,9 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
   {  // the streams as evbus would create them (nats.partitions, nats.storage)
     Result<std::unique_ptr<transport::Transport>> t = transport::CreateTransport(o.config, 0);
     if (!t.ok()) return t.status();
-    if (Status s = (*t)->EnsureTopic(o.topic); !s.ok()) return s;
+    for (const std::string& topic : WorkloadTopics(o)) {
+      if (Status s = (*t)->EnsureTopic(topic); !s.ok()) return s;
+    }
   }
   std::atomic<int64_t> publish_errors{0};
   auto client = std::make_unique<RawClient>();
@@ -199,7 +209,7 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
   const int32_t partitions = o.config.nats.partitions;
   const Status failed = PublishRawWorkload(o, tally, result, start, [&](int64_t i, Record& r) {
     const std::string subject =
-        tn::Subject(o.config.nats, o.topic, transport::PartitionForKey(r.key, partitions));
+        tn::Subject(o.config.nats, r.topic, transport::PartitionForKey(r.key, partitions));
     natsMsg* msg = nullptr;
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, r.payload.data(),
                                   static_cast<int>(r.payload.size()));
