@@ -228,23 +228,12 @@ class KafkaTransport final : public Transport {
     QueuePtr queue(rd_kafka_queue_new(rk));
     rd_kafka_CreateTopics(rk, &nt, 1, nullptr, queue.get());
     rd_kafka_NewTopic_destroy(nt);
-    EventPtr ev(rd_kafka_queue_poll(queue.get(), timeout_ms));
-    if (!ev) return Status(ErrorCode::kTimeout, "kafka create topic " + topic + ": no answer");
-    if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return kafka::FromKafka(rd_kafka_event_error(ev.get()), "kafka create topic " + topic);
-    }
+    Result<EventPtr> ev = AdminAnswer(queue.get(), timeout_ms, "kafka create topic " + topic);
+    if (!ev.ok()) return ev.status();
     size_t n = 0;
     const rd_kafka_topic_result_t** results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
-    for (size_t i = 0; i < n; ++i) {
-      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        const char* why = rd_kafka_topic_result_error_string(results[i]);
-        return kafka::FromKafka(
-            e, "kafka create topic " + topic + (why ? std::string(": ") + why : ""));
-      }
-    }
-    return Status();
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &n);
+    return TopicResults(results, n, "create", RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
   }
 
   // One DeleteTopics request for all of `topics`; a missing one is skipped.
@@ -254,19 +243,36 @@ class KafkaTransport final : public Transport {
     QueuePtr queue(rd_kafka_queue_new(rk));
     rd_kafka_DeleteTopics(rk, doomed.data(), doomed.size(), nullptr, queue.get());
     rd_kafka_DeleteTopic_destroy_array(doomed.data(), doomed.size());
-    EventPtr ev(rd_kafka_queue_poll(queue.get(), kAdminTimeoutMs));
-    if (!ev) return Status(ErrorCode::kTimeout, "kafka delete topics: no answer");
-    if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return kafka::FromKafka(rd_kafka_event_error(ev.get()), "kafka delete topics");
-    }
+    Result<EventPtr> ev = AdminAnswer(queue.get(), kAdminTimeoutMs, "kafka delete topics");
+    if (!ev.ok()) return ev.status();
     size_t n = 0;
     const rd_kafka_topic_result_t** results =
-        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.get()), &n);
+        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev->get()), &n);
+    return TopicResults(results, n, "delete", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+  }
+
+  // The answer to an admin request sent with `queue`. Errors: Timeout (none
+  // within `timeout_ms`), the request's own error, named `what`.
+  static Result<EventPtr> AdminAnswer(rd_kafka_queue_t* queue, int timeout_ms,
+                                      const std::string& what) {
+    EventPtr ev(rd_kafka_queue_poll(queue, timeout_ms));
+    if (!ev) return Status(ErrorCode::kTimeout, what + ": no answer");
+    if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return kafka::FromKafka(rd_kafka_event_error(ev.get()), what);
+    }
+    return ev;
+  }
+
+  // The first topic in an admin answer that failed with other than
+  // `expected` (already there on create, already gone on delete), as
+  // "kafka <verb> topic <name>: <why>".
+  static Status TopicResults(const rd_kafka_topic_result_t** results, size_t n, const char* verb,
+                             rd_kafka_resp_err_t expected) {
     for (size_t i = 0; i < n; ++i) {
       const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != expected) {
         const char* why = rd_kafka_topic_result_error_string(results[i]);
-        return kafka::FromKafka(e, std::string("kafka delete topic ") +
+        return kafka::FromKafka(e, std::string("kafka ") + verb + " topic " +
                                        rd_kafka_topic_result_name(results[i]) +
                                        (why ? std::string(": ") + why : ""));
       }
