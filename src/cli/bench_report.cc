@@ -91,10 +91,6 @@ std::string RowJson(const BenchRow& row) {
   return o.str();
 }
 
-}  // namespace
-
-namespace {
-
 // Deletes the topics a run made. A bench makes hundreds (seed: 400 in five
 // repetitions); a broker that keeps them all grows slower run by run (a
 // Kafka broker with 14,000 partitions took 58 ms per produce request where a

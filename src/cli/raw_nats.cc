@@ -1,10 +1,11 @@
 // The NATS baseline for `evbus bench`: the same workload through cnats alone,
 // laid out as evbus lays it out (one file- or memory-backed stream per
-// partition of each of the workload's topics, subjects <topic>.<p>, the key's partition by DESIGN
-// §5, a Nats-Msg-Id per message; durable pull consumers with explicit acks and MaxAckPending =
-// subscriber.window), with an async publisher bounded by publisher.max_in_flight and one reader
-// thread that fetches, decodes, checks and acks each message. The ratio evbus / raw is what the
-// engine costs on NATS.
+// partition of each of the workload's topics, subjects <topic>.<p>, the key's
+// partition by DESIGN §5, a Nats-Msg-Id per message; durable pull consumers
+// with explicit acks and MaxAckPending = subscriber.window), with an async
+// publisher bounded by publisher.max_in_flight and one reader thread that
+// fetches, decodes, checks and acks each message. The ratio evbus / raw is
+// what the engine costs on NATS.
 
 #ifdef EVBUS_WITH_NATS
 
@@ -80,17 +81,8 @@ Status Connect(const WorkloadOptions& o, std::atomic<int64_t>& publish_errors, R
   return Status();
 }
 
-Status SubscribeTopic(const Config& config, const std::string& topic, RawClient& c);
-
-// A durable pull consumer per partition of each of the workload's topics,
-// configured as evbus configures its own.
-Status Subscribe(const WorkloadOptions& o, RawClient& c) {
-  for (const std::string& topic : WorkloadTopics(o)) {
-    if (Status s = SubscribeTopic(o.config, topic, c); !s.ok()) return s;
-  }
-  return Status();
-}
-
+// A durable pull consumer per partition of `topic`, configured as evbus
+// configures its own.
 Status SubscribeTopic(const Config& config, const std::string& topic, RawClient& c) {
   for (int32_t p = 0; p < config.nats.partitions; ++p) {
     const std::string stream = tn::StreamName(config.nats, topic, p);
@@ -115,6 +107,14 @@ Status SubscribeTopic(const Config& config, const std::string& topic, RawClient&
     s = js_PullSubscribe(&sub, c.mgmt, subject.c_str(), durable.c_str(), nullptr, &so, &jerr);
     if (s != NATS_OK) return tn::NatsError("raw cnats: pull subscribe " + durable, s, jerr);
     c.subs.push_back(sub);
+  }
+  return Status();
+}
+
+// A durable pull consumer per partition of each of the workload's topics.
+Status Subscribe(const WorkloadOptions& o, RawClient& c) {
+  for (const std::string& topic : WorkloadTopics(o)) {
+    if (Status s = SubscribeTopic(o.config, topic, c); !s.ok()) return s;
   }
   return Status();
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -79,12 +80,10 @@ class KafkaTransport final : public Transport {
     }
     if (Status s = Create(admin->get(), topic, timeout_ms); !s.ok()) return s;
     // Wait until the new topic is in the metadata every client will see.
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      partitions = PartitionsOf(admin->get(), topic, timeout_ms);
-      if (partitions.ok() || Clock::now() >= deadline) return partitions.status();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the broker's metadata
-    }
+    Result<bool> listed =
+        AwaitTopics(admin->get(), timeout_ms, [&](const TopicInfo& t) { return t.name == topic; });
+    if (!listed.ok()) return listed.status();
+    return *listed ? Status() : NotFound("kafka topic " + topic + " does not exist");
   }
 
   Result<TopicInfo> DescribeTopic(const std::string& topic) override {
@@ -110,23 +109,19 @@ class KafkaTransport final : public Transport {
     Result<Handle> admin = NewAdmin();
     if (!admin.ok()) return admin.status();
     if (Status s = Delete(admin->get(), topics); !s.ok()) return s;
-    // Wait until no topic of `topics` is in the metadata, as EnsureTopic waits
+    // Wait until none of `topics` is in the metadata, as EnsureTopic waits
     // for a new one to appear: a run that creates the same name next must not
     // find the old topic still listed.
-    const auto deadline = Clock::now() + std::chrono::milliseconds(kAdminTimeoutMs);
-    for (;;) {
-      Result<std::vector<TopicInfo>> all = AllTopics(admin->get());
-      if (!all.ok()) return all.status();
-      const bool listed = std::any_of(all->begin(), all->end(), [&](const TopicInfo& t) {
-        return std::find(topics.begin(), topics.end(), t.name) != topics.end();
-      });
-      if (!listed) return Status();
-      if (Clock::now() >= deadline) {
-        return Status(ErrorCode::kTimeout, "kafka delete topics: still listed after " +
-                                               std::to_string(kAdminTimeoutMs) + " ms");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the broker's metadata
-    }
+    Result<bool> gone = AwaitTopics(
+        admin->get(), kAdminTimeoutMs,
+        [&](const TopicInfo& t) {
+          return std::find(topics.begin(), topics.end(), t.name) != topics.end();
+        },
+        /*present=*/false);
+    if (!gone.ok()) return gone.status();
+    if (*gone) return Status();
+    return Status(ErrorCode::kTimeout, "kafka delete topics: still listed after " +
+                                           std::to_string(kAdminTimeoutMs) + " ms");
   }
 
   // Kafka's own internal topics (__consumer_offsets, ...) are left out.
@@ -180,6 +175,23 @@ class KafkaTransport final : public Transport {
     for (int i = 0; i < p.replica_cnt; ++i) out.replicas.push_back(std::to_string(p.replicas[i]));
     for (int i = 0; i < p.isr_cnt; ++i) out.in_sync.push_back(std::to_string(p.isrs[i]));
     return out;
+  }
+
+  // Asks the cluster's metadata every 20 ms, for at most `timeout_ms`, until
+  // a topic matching `match` is listed (present) or none is (!present): the
+  // broker has no event to wait on. False when the time ran out.
+  // Errors: Unavailable.
+  Result<bool> AwaitTopics(rd_kafka_t* rk, int timeout_ms,
+                           const std::function<bool(const TopicInfo&)>& match,
+                           bool present = true) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      Result<std::vector<TopicInfo>> all = AllTopics(rk, timeout_ms);
+      if (!all.ok()) return all.status();
+      if (std::any_of(all->begin(), all->end(), match) == present) return true;
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the broker's metadata
+    }
   }
 
   // The partition count of `topic`. Errors: NotFound, Unavailable.
