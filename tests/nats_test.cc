@@ -36,6 +36,15 @@ std::string NatsUnavailable() { return NatsTestUnavailable(); }
 const bool kNatsRegistered = RegisterConformanceTransport(
     TransportUnderTest{"nats", 4, NatsConfig, NatsCommitted, NatsUnavailable});
 
+// The same suite with nats.notices: consumers wait on their streams' notices.
+Config NatsNoticesConfig(const std::string& unique) {
+  Config config = NatsTestConfig(unique);
+  config.nats.notices = true;
+  return config;
+}
+const bool kNatsNoticesRegistered = RegisterConformanceTransport(
+    TransportUnderTest{"nats_notices", 4, NatsNoticesConfig, NatsCommitted, NatsUnavailable});
+
 class NatsTest : public ServerTest {
  protected:
   NatsTest() : ServerTest("nats", NatsUnavailable, NatsConfig) {}
@@ -106,6 +115,49 @@ TEST_F(NatsTest, RepublishedEventIdIsStoredOnce) {
   EXPECT_EQ(seen[first.event_id], 1);
   ASSERT_EQ(offsets.size(), 3u);
   EXPECT_EQ(offsets[0], offsets[1]) << "the duplicate's ack names the original's sequence";
+}
+
+// nats.notices: each stored message's headers are republished, without its
+// body, to _EVBUS.NOTICE.<its subject> with its stream sequence, which the
+// topic's consumers wait on (and any other reader may).
+TEST_F(NatsTest, NoticesTellEachStoredMessagesSequenceWithoutItsBody) {
+  Config config = config_;
+  config.nats.notices = true;
+  const std::string topic = unique_ + "-notices";
+  const std::string key = "k-1";
+  const int32_t partition = transport::PartitionForKey(key, 4);
+  {
+    transport::nats::NatsSession session(config, 0);
+    transport::nats::SessionPin pin(session);
+    ASSERT_TRUE(session.Connect().ok());
+    natsSubscription* sub = nullptr;
+    natsStatus s = NATS_OK;
+    const std::string notices = "_EVBUS.NOTICE." + topic + ".*";
+    session.Attributed(
+        [&] { s = natsConnection_SubscribeSync(&sub, session.connection(), notices.c_str()); });
+    ASSERT_EQ(s, NATS_OK) << natsStatus_GetText(s);
+    auto bus = NewBus(config);
+    Record r;
+    r.topic = topic;
+    r.key = key;
+    r.payload = "a body the notice leaves out";
+    ASSERT_TRUE(bus->Publish(r).ok());
+    ASSERT_TRUE(bus->Publish(r).ok());
+    for (int seq = 1; seq <= 2; ++seq) {
+      natsMsg* msg = nullptr;
+      ASSERT_EQ(natsSubscription_NextMsg(&msg, sub, 10'000), NATS_OK) << "notice " << seq;
+      const char* told = nullptr;
+      EXPECT_EQ(natsMsgHeader_Get(msg, "Nats-Sequence", &told), NATS_OK);
+      EXPECT_STREQ(told, std::to_string(seq).c_str());
+      EXPECT_EQ(std::string(natsMsg_GetSubject(msg)),
+                "_EVBUS.NOTICE." + topic + "." + std::to_string(partition));
+      EXPECT_EQ(natsMsg_GetDataLength(msg), 0);
+      natsMsg_Destroy(msg);
+    }
+    natsSubscription_Destroy(sub);
+    ASSERT_TRUE(bus->Close().ok());
+  }
+  EXPECT_EQ(CountProcessThreads(), baseline_threads_) << TakeCensus().ToTable();
 }
 
 // JetStream stops delivering at MaxAckPending unacked messages (two windows):

@@ -212,6 +212,7 @@ constexpr Field kFields[] = {
     Dur("nats.ack_wait", REF(nats.ack_wait), 1s, 1h),
     Int("nats.partitions", REF(nats.partitions), 1, 1024),
     Int("nats.max_deliver", REF(nats.max_deliver), -1),
+    Bool("nats.notices", REF(nats.notices)),
 
     Dur("publisher.timeout", REF(publisher.timeout), 0s, 10min),
     Int("publisher.max_in_flight", REF(publisher.max_in_flight), 1, 10'000'000),

@@ -11,6 +11,7 @@
 #include "transport/nats/nats_common.h"
 #include "transport/nats/nats_ephemeral.h"
 #include "transport/nats/nats_leases.h"
+#include "transport/nats/nats_notices.h"
 #include "transport/spare_records.h"
 
 namespace evbus::transport::nats {
@@ -18,6 +19,11 @@ namespace {
 
 // How often the lease keeper looks whether the polling thread is away.
 constexpr auto kKeeperTick = std::chrono::milliseconds(250);
+// With notices, how often a quiet member still fetches one partition (in
+// turn) with no notice: it finds what no notice tells of, as redeliveries
+// and messages whose notice was lost in a reconnect. Rare, as such a fetch
+// (up to kFetchSliceMs) delays the notices of the others.
+constexpr auto kUntoldFetchEvery = std::chrono::seconds(1);
 
 std::string NewMemberId(uint64_t bus_id) {
   static std::atomic<uint64_t> n{0};
@@ -49,8 +55,19 @@ struct Part {
   int reattach_failures = 0;
   bool paused = false;
   // Messages the server has for us beyond those fetched (the last fetched
-  // message's pending count): 0 after a fetch found none; unknown (-1) at first.
+  // message's pending count, plus what notices told since): 0 after a fetch
+  // found none; unknown (-1) at first.
   int64_t backlog = -1;
+  // The stream sequence up to which messages are counted (fetched, or in
+  // `backlog`); 0: unknown, so a notice cannot be turned into a count.
+  uint64_t counted_through = 0;
+  // A notice told of messages that cannot be counted (counted_through
+  // unknown): a waiting fetch finds them and their count.
+  bool told_uncounted = false;
+  // Part of `backlog` comes from notices, not from the server's count: it
+  // is fetched by a waiting fetch, which costs at most kFetchSliceMs if the
+  // count is high (a no_wait one would wait for its whole expiry).
+  bool backlog_told = false;
   // Messages that fetches which gave up at their deadline may still bring
   // (asked for, not received), at most MaxAckPending (see GuardedFetch).
   int64_t may_arrive = 0;
@@ -94,7 +111,8 @@ class NatsConsumer final : public Consumer {
       : session_(session),
         streams_(streams),
         group_(std::move(group)),
-        ephemeral_(session, group_) {
+        ephemeral_(session, group_),
+        notices_(session) {
     session_.Pin();
   }
   ~NatsConsumer() override {
@@ -103,6 +121,7 @@ class NatsConsumer final : public Consumer {
       for (auto& [tp, part] : parts_) Drop(*part, /*nak=*/true);
       parts_.clear();
       ephemeral_.UnsubscribeAll();
+      notices_.UnsubscribeAll();
       session_.Unpin();
     }
   }
@@ -119,6 +138,9 @@ class NatsConsumer final : public Consumer {
     // listener hears of it in the next Poll, where rebalance callbacks run.
     if (Status s = ephemeral_.Set(ephemeral, &ephemeral_added_, &ephemeral_removed_); !s.ok()) {
       return s;
+    }
+    if (StreamsSendNotices(session_.config().nats)) {
+      if (Status s = notices_.Set(stored); !s.ok()) return s;
     }
     if (!leases_) {
       leases_ = std::make_unique<Leases>(session_, group_, NewMemberId(session_.bus_id()));
@@ -184,17 +206,36 @@ class NatsConsumer final : public Consumer {
         break;
       }
       // Partitions with a backlog answer a no_wait fetch at once; when none
-      // has one, a single short fetch waits for whatever comes next.
+      // has one, a single short fetch waits for whatever comes next, or,
+      // when every partition's stream sends notices, a wait on them.
+      for (Part* p : ready) Count(*p);
       const size_t start = rr_++;
       for (size_t i = 0; i < ready.size() && out.size() < max; ++i) {
         Part& p = *ready[(start + i) % ready.size()];
-        if (p.backlog <= 0) continue;  // none, or not known yet
-        if (Status s = Fetch(p, out, max, 0); !s.ok()) return s;
+        // A notice proves a message is stored: a waiting fetch of one gets it
+        // at once, and the count of those after it.
+        const bool waits = p.backlog_told || (p.backlog <= 0 && p.told_uncounted);
+        if (p.backlog <= 0 && !p.told_uncounted) continue;  // none, or not known yet
+        if (Status s = Fetch(p, out, max, waits ? kFetchSliceMs : 0); !s.ok()) return s;
       }
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (!out.empty() || left <= 0) break;
-      Part& p = *ready[start % ready.size()];
+      Part* untold = nullptr;  // one a notice cannot speak for (yet)
+      for (size_t i = 0; i < ready.size() && untold == nullptr; ++i) {
+        Part& p = *ready[(start + i) % ready.size()];
+        if (p.backlog < 0 || !notices_.Heard(p.tp.topic)) untold = &p;
+      }
+      const auto at = Clock::now();
+      if (untold == nullptr && at - last_untold_fetch_ < kUntoldFetchEvery) {
+        state.unlock();
+        notices_.Wait(std::min(deadline, last_untold_fetch_ + kUntoldFetchEvery),
+                      [&] { return wakeup_.load(); });
+        state.lock();
+        continue;
+      }
+      Part& p = untold != nullptr ? *untold : *ready[start % ready.size()];
+      if (untold == nullptr) last_untold_fetch_ = at;
       if (Status s = Fetch(p, out, max, std::clamp<int64_t>(left, 1, kFetchSliceMs)); !s.ok())
         return s;
       if (!out.empty() || Clock::now() >= deadline) break;
@@ -208,6 +249,7 @@ class NatsConsumer final : public Consumer {
       wakeup_.store(true);
     }
     wake_cv_.notify_all();
+    notices_.Poke();
   }
 
   void Pause(const TopicPartition& tp) override {
@@ -307,6 +349,7 @@ class NatsConsumer final : public Consumer {
     StopKeeper();
     for (auto& [tp, part] : parts_) Drop(*part, /*nak=*/true);
     parts_.clear();
+    notices_.UnsubscribeAll();
     // Handing the leases over needs the server; without it they expire.
     Status status;
     if (leases_ && session_.connected()) {
@@ -521,8 +564,26 @@ class NatsConsumer final : public Consumer {
     part.lost_deliveries = false;
     part.reattach_failures = 0;
     part.backlog = -1;
+    part.counted_through = 0;
+    part.told_uncounted = false;
+    part.backlog_told = false;
     part.may_arrive = 0;
     return Status();
+  }
+
+  // Adds what notices told of since the partition was last counted to its
+  // backlog. REQUIRES: mu_.
+  void Count(Part& part) {
+    const uint64_t told = notices_.Latest(part.tp);
+    if (told <= part.counted_through) return;
+    if (part.counted_through == 0 || part.backlog < 0) {
+      part.told_uncounted = true;
+      return;
+    }
+    // A stream per partition: its sequences are dense.
+    part.backlog += static_cast<int64_t>(told - part.counted_through);
+    part.counted_through = told;
+    part.backlog_told = true;
   }
 
   // Whether the partition can be fetched from now (not waiting to reattach).
@@ -632,9 +693,11 @@ class NatsConsumer final : public Consumer {
       fr.NoWait = true;
       fr.Expires = kNoWaitAnswerMs * 1'000'000;
     } else {
-      fr.Batch = 1;
+      fr.Batch = static_cast<int>(std::clamp<int64_t>(part.backlog, 1, room));
       fr.Expires = wait_ms * 1'000'000;
     }
+    part.told_uncounted = false;
+    part.backlog_told = false;
     // Messages can still come late in numbers (after a stall, or pull
     // requests cnats held while it reconnected): see GuardedFetch.
     natsMsgList list{nullptr, 0};
@@ -657,6 +720,7 @@ class NatsConsumer final : public Consumer {
       const uint64_t delivery = meta->Sequence.Consumer;
       const int64_t ts = meta->Timestamp;
       part.backlog = static_cast<int64_t>(meta->NumPending);
+      part.counted_through = std::max(part.counted_through, seq + meta->NumPending);
       jsMsgMetaData_Destroy(meta);
       if (part.last_delivery != 0 && delivery > part.last_delivery + 1) {
         // Deliveries in between never came: this one and the rest of the
@@ -684,6 +748,9 @@ class NatsConsumer final : public Consumer {
   const std::string group_;
   std::vector<std::string> topics_;  // stored (JetStream) topics
   EphemeralSubscriptions ephemeral_;
+  Notices notices_;
+  // When a partition was last fetched from with no notice (kUntoldFetchEvery).
+  Clock::time_point last_untold_fetch_{};
   // Ephemeral partitions gained or lost, for the listener at the next Poll.
   std::vector<TopicPartition> ephemeral_added_;
   std::vector<TopicPartition> ephemeral_removed_;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "transport/nats/nats_common.h"
+#include "transport/nats/nats_notices.h"
 
 namespace evbus::transport::nats {
 namespace {
@@ -163,6 +164,15 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
   sc.Duplicates = Nanos(nc.duplicate_window);
   // The server rejects a duplicate window longer than the retention.
   if (sc.MaxAge > 0 && sc.Duplicates > sc.MaxAge) sc.Duplicates = sc.MaxAge;
+  // Each stored message's headers go to its readers as a notice (see
+  // nats_notices.h): they wait on all their partitions at once.
+  const std::string notices = NoticeSubject(subject);
+  jsRePublish rp;
+  jsRePublish_Init(&rp);
+  rp.Source = subject.c_str();
+  rp.Destination = notices.c_str();
+  rp.HeadersOnly = true;
+  if (StreamsSendNotices(nc)) sc.RePublish = &rp;
   if (exists && !nc.stream.empty()) return Status();  // a shared stream is the user's
   s = exists ? js_UpdateStream(nullptr, js, &sc, nullptr, &jerr)
              : js_AddStream(nullptr, js, &sc, nullptr, &jerr);
