@@ -327,7 +327,8 @@ TEST_F(NatsTest, CnatsThreadsAreAttributedAndGoneAfterClose) {
     if (t.bus_id == bus->id()) ++cnats_of_bus;
   }
   EXPECT_GT(cnats, cnats_of_bus) << "the library's own threads belong to no bus";
-  EXPECT_GE(cnats_of_bus, 2u) << "the connection's reader and flusher\n" << census.ToTable();
+  EXPECT_GE(cnats_of_bus, 2u) << "the connection's reader and its subscriptions' delivery threads\n"
+                              << census.ToTable();
   Result<CloseReport> report = bus->Close();
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->bus_threads_after_close, 0u);
@@ -671,7 +672,8 @@ TEST_F(NatsRestartTest, DisconnectAndReconnectReachTheBusAndTheCensus) {
                                       << census.ToTable();
     if (t.component == "cnats" && t.bus_id == bus->id()) ++cnats_of_bus;
   }
-  EXPECT_GE(cnats_of_bus, 2u) << "the new reader and flusher\n" << census.ToTable();
+  EXPECT_GE(cnats_of_bus, 2u) << "the new reader and the subscriptions' delivery threads\n"
+                              << census.ToTable();
   EXPECT_TRUE(bus->health().connected);
 
   r.payload = "after";

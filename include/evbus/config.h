@@ -155,6 +155,11 @@ struct NatsConfig {
   int max_reconnects = -1;                             // nats.max_reconnects: -1 = forever, 0..1e6
   Duration reconnect_wait = std::chrono::seconds(2);   // nats.reconnect_wait, 0..5m
   Duration connect_timeout = std::chrono::seconds(5);  // nats.connect_timeout, 100ms..5m
+  // nats.send_asap: write each publish, fetch request and ack to the socket
+  // at once. false: cnats's flusher thread writes them, after a 1 ms pause
+  // to gather more, which put 1 ms on every fetch and 6-7 ms on a message's
+  // way at 2,000 msg/s, for no gain in throughput measured here.
+  bool send_asap = true;
   // JetStream
   // nats.layout: partitioned|jxt. partitioned (evbus's own): nats.partitions
   // subjects <topic>.<p> per topic, a stream per partition (or all in

@@ -63,6 +63,9 @@ Status Connect(const WorkloadOptions& o, std::atomic<int64_t>& publish_errors, R
     s = natsOptions_SetUserInfo(opts, o.config.nats.user.c_str(), o.config.nats.password.c_str());
   if (s == NATS_OK && !o.config.nats.token.empty())
     s = natsOptions_SetToken(opts, o.config.nats.token.c_str());
+  // Written at once or by cnats's flusher, as evbus's connection is: the
+  // baseline measures the client, not a different setting of it.
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, o.config.nats.send_asap);
   if (s == NATS_OK) s = natsConnection_Connect(&c.nc, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK) return tn::NatsError("raw cnats: connect", s);

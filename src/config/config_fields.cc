@@ -200,6 +200,7 @@ constexpr Field kFields[] = {
     Int("nats.max_reconnects", REF(nats.max_reconnects), -1, 1'000'000),
     Dur("nats.reconnect_wait", REF(nats.reconnect_wait), 0s, 5min),
     Dur("nats.connect_timeout", REF(nats.connect_timeout), 100ms, 5min),
+    Bool("nats.send_asap", REF(nats.send_asap)),
     Enum("nats.layout", REF(nats.layout), kNatsLayouts),
     Str("nats.stream", REF(nats.stream)),
     List("nats.subjects", REF(nats.subjects)),

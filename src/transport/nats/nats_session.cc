@@ -20,7 +20,8 @@ struct ConnEvents {
   uint64_t bus_id = 0;
 
   // A disconnect starts cnats's reconnect thread, a reconnect a new reader
-  // and flusher: attribute them (see core::ThreadClaims::ClaimRenamed).
+  // (and flusher, without nats.send_asap): attribute them (see
+  // core::ThreadClaims::ClaimRenamed).
   void ClaimThreads() {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -147,6 +148,7 @@ Result<natsOptions*> BuildOptions(const NatsConfig& c, ConnEvents* events) {
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, c.max_reconnects);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, Millis(c.reconnect_wait));
   if (s == NATS_OK) s = natsOptions_SetTimeout(o, Millis(c.connect_timeout));
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(o, c.send_asap);
   if (s == NATS_OK && events != nullptr) {
     s = natsOptions_SetDisconnectedCB(o, OnDisconnected, events);
     if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, OnReconnected, events);
