@@ -208,7 +208,11 @@ class NatsConsumer final : public Consumer {
       // Partitions with a backlog answer a no_wait fetch at once; when none
       // has one, a single short fetch waits for whatever comes next, or,
       // when every partition's stream sends notices, a wait on them.
-      for (Part* p : ready) Count(*p);
+      // Without notices (the default) none of their work is done here.
+      const bool listening = notices_.listening();
+      if (listening) {
+        for (Part* p : ready) Count(*p);
+      }
       const size_t start = rr_++;
       for (size_t i = 0; i < ready.size() && out.size() < max; ++i) {
         Part& p = *ready[(start + i) % ready.size()];
@@ -224,7 +228,7 @@ class NatsConsumer final : public Consumer {
       Part* untold = nullptr;  // one a notice cannot speak for (yet)
       for (size_t i = 0; i < ready.size() && untold == nullptr; ++i) {
         Part& p = *ready[(start + i) % ready.size()];
-        if (p.backlog < 0 || !notices_.Heard(p.tp.topic)) untold = &p;
+        if (!listening || p.backlog < 0 || !notices_.Heard(p.tp.topic)) untold = &p;
       }
       const auto at = Clock::now();
       if (untold == nullptr && at - last_untold_fetch_ < kUntoldFetchEvery) {

@@ -57,6 +57,8 @@ class Notices {
   // Errors: Unavailable.
   Status Set(const std::vector<std::string>& topics);
   void UnsubscribeAll();
+  // Whether it listens to any topic's notices.
+  bool listening() const { return !subs_.empty(); }
 
   // The highest stream sequence told for tp; 0: none yet.
   uint64_t Latest(const TopicPartition& tp) const;
