@@ -186,6 +186,17 @@ class OutboxCrashTest : public BusTest,
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
+  // How many relays have said they are publishing.
+  int Banners() {
+    const std::string log = RelayLog();
+    int n = 0;
+    for (size_t at = log.find(kBanner); at != std::string::npos; at = log.find(kBanner, at + 1)) {
+      ++n;
+    }
+    return n;
+  }
+  static constexpr const char* kBanner = "evbus outbox relay: publishing ";
+
   int64_t Pending() {
     Result<OutboxStatus> s = ReadOutboxStatus(db_->url());
     return s.ok() ? s->pending : -1;
@@ -228,10 +239,15 @@ TEST_P(OutboxCrashTest, RelaysKilledMidBatchLoseNothingAndTheInboxAbsorbsTheRepe
   // The last relay finishes the job and stops cleanly on SIGTERM.
   const pid_t last = SpawnRelay();
   const bool drained = Eventually([&] { return Pending() == 0; }, 120s);
+  // The killed relays may have published every row already, so wait for the
+  // last one's banner: a SIGTERM that arrives before the relay has taken over
+  // the signal would kill it the default way.
+  const bool announced = Eventually([&] { return Banners() == kills + 1; }, 60s);
   kill(last, SIGTERM);
   int status = 0;
   waitpid(last, &status, 0);
   ASSERT_TRUE(drained) << "pending " << Pending() << "; relay log:\n" << RelayLog();
+  ASSERT_TRUE(announced) << "the last relay never started; relay log:\n" << RelayLog();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << RelayLog();
 
   const size_t repeats = ExpectEveryEventOnceThroughTheInbox(deliveries, **inbox, *subscriber, 60s);
