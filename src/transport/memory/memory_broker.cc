@@ -72,7 +72,8 @@ Result<MemoryBroker::Appended> MemoryBroker::Append(Record&& record, bool create
   const size_t size = record.payload.size() + record.key.size();
   auto stored = std::make_shared<Record>(std::move(record));  // allocated outside the lock
   stored->timestamp = std::chrono::system_clock::now();
-  std::lock_guard<std::mutex> lock(mu_);
+  RecordPtr expired;  // the record retention drops, freed after the lock
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = topics_.find(stored->topic);
   if (it == topics_.end() && !create_missing) {
     return NotFound("topic " + stored->topic + " does not exist");
@@ -106,10 +107,15 @@ Result<MemoryBroker::Appended> MemoryBroker::Append(Record&& record, bool create
          (log.bytes > options_.retention_bytes && log.records.size() > 1)) {
     const Record& oldest = *log.records.front();
     log.bytes -= static_cast<int64_t>(oldest.payload.size() + oldest.key.size());
+    expired = std::move(log.records.front());
     log.records.pop_front();
     ++log.start_offset;
   }
-  NotifyLocked();
+  // Woken after the unlock: a poller woken under the lock would only wake to
+  // wait for it. Every publish can wake one, so this is the hot path.
+  const bool wake = waiters_ > 0;
+  lock.unlock();
+  if (wake) cv_.notify_all();
   return Appended{p, offset};
 }
 
