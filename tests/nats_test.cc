@@ -15,6 +15,7 @@
 #include "crash_consumer.h"
 #include "free_port.h"
 #include "nats_support.h"
+#include "transport/nats/nats_common.h"
 #include "transport/nats/nats_leases.h"
 #include "transport/nats/nats_session.h"
 #include "transport/nats/nats_transport.h"
@@ -157,6 +158,91 @@ TEST_F(NatsTest, NoticesTellEachStoredMessagesSequenceWithoutItsBody) {
     natsSubscription_Destroy(sub);
     ASSERT_TRUE(bus->Close().ok());
   }
+  EXPECT_EQ(CountProcessThreads(), baseline_threads_) << TakeCensus().ToTable();
+}
+
+// Whether this server lets an update change a stream's RePublish (2.10 and
+// later do; 2.9 refuses), tried on a stream of its own.
+bool ServerChangesRePublish(const Config& config, const std::string& unique) {
+  transport::nats::NatsSession session(config, 0);
+  transport::nats::SessionPin pin(session);
+  if (!session.Connect().ok()) return false;
+  const std::string name = "EVBUS_PROBE_" + unique;
+  const std::string subject = "probe." + unique;
+  const char* subjects[] = {subject.c_str()};
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = name.c_str();
+  sc.Subjects = subjects;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_MemoryStorage;
+  if (js_AddStream(nullptr, session.js(), &sc, nullptr, nullptr) != NATS_OK) return false;
+  const std::string destination = "probe-notices." + unique;
+  jsRePublish rp;
+  jsRePublish_Init(&rp);
+  rp.Source = subject.c_str();
+  rp.Destination = destination.c_str();
+  sc.RePublish = &rp;
+  const bool changed = js_UpdateStream(nullptr, session.js(), &sc, nullptr, nullptr) == NATS_OK;
+  js_DeleteStream(session.js(), name.c_str(), nullptr, nullptr);
+  return changed;
+}
+
+// Under topic_strategy create_or_update, turning nats.notices on or off for
+// streams made before never fails a publish: a server that can change a
+// stream's RePublish gets the new setting, one that cannot (2.9) keeps the
+// stream's, and members with notices on still read a stream without them.
+TEST_F(NatsTest, NoticesSettingNeverFailsPublishesToExistingStreams) {
+  const std::string topic = unique_ + "-notices-toggle";
+  const bool follows = ServerChangesRePublish(config_, unique_);
+  Config config = config_;
+  config.topic_strategy = TopicStrategy::kCreateOrUpdate;
+  int published = 0;
+  // Publishes once with `notices`; returns which of the topic's streams
+  // republish after that.
+  auto republishing_after = [&](bool notices) {
+    config.nats.notices = notices;
+    std::vector<bool> out;
+    auto bus = NewBus(config);
+    Record r;
+    r.topic = topic;
+    r.key = "k";
+    r.payload = std::to_string(published);
+    const Status sent = bus->Publish(r);
+    EXPECT_TRUE(sent.ok()) << "with notices " << notices << ": " << sent.ToString();
+    ++published;
+    transport::nats::NatsSession session(config, 0);
+    transport::nats::SessionPin pin(session);
+    EXPECT_OK(session.Connect());
+    for (int32_t p = 0; p < config.nats.partitions; ++p) {
+      const std::string stream = transport::nats::StreamName(config.nats, topic, p);
+      jsStreamInfo* info = nullptr;
+      const natsStatus s = js_GetStreamInfo(&info, session.js(), stream.c_str(), nullptr, nullptr);
+      EXPECT_EQ(s, NATS_OK) << stream << ": " << natsStatus_GetText(s);
+      out.push_back(s == NATS_OK && info->Config->RePublish != nullptr);
+      jsStreamInfo_Destroy(info);
+    }
+    EXPECT_OK(bus->Close().status());
+    return out;
+  };
+  const std::vector<bool> off(4, false), on(4, true);
+  EXPECT_EQ(republishing_after(false), off) << "made without notices";
+  EXPECT_EQ(republishing_after(true), follows ? on : off) << "notices turned on";
+  // A member with notices on reads whatever the streams do.
+  Signal signal;
+  int handled = 0;
+  {
+    auto consumer = NewBus(config);
+    ASSERT_OK(consumer->Subscribe(topic, [&](const Record&, const Delivery&) {
+      signal.Update([&] { ++handled; });
+      return Status();
+    }));
+    ASSERT_OK(consumer->Start());
+    EXPECT_TRUE(signal.WaitUntil([&] { return handled == published; }, 30s))
+        << "handled " << handled << " of " << published;
+    EXPECT_OK(consumer->Close().status());
+  }
+  EXPECT_EQ(republishing_after(false), off) << "notices turned off again";
   EXPECT_EQ(CountProcessThreads(), baseline_threads_) << TakeCensus().ToTable();
 }
 

@@ -183,7 +183,8 @@ struct NatsConfig {
   // these notices rather than on one partition at a time: a message on a
   // quiet partition is fetched at once. Costs a notice per message (about a
   // third of the closed-loop maximum on a 2-core host). Applies to existing
-  // streams under topic_strategy create_or_update.
+  // streams under topic_strategy create_or_update on nats-server 2.10+;
+  // earlier servers cannot change it, and such streams keep theirs.
   bool notices = false;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <thread>
@@ -120,6 +121,15 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
           ? std::vector<std::string>(info->Config->Subjects,
                                      info->Config->Subjects + info->Config->SubjectsLen)
           : StreamSubjects(nc, topic, partition);
+  // The stream's own RePublish, which an update may have to keep.
+  std::optional<std::pair<std::string, std::string>> republished;
+  bool republished_headers_only = false;
+  if (exists && info->Config != nullptr && info->Config->RePublish != nullptr) {
+    const jsRePublish& rp = *info->Config->RePublish;
+    republished.emplace(rp.Source != nullptr ? rp.Source : "",
+                        rp.Destination != nullptr ? rp.Destination : "");
+    republished_headers_only = rp.HeadersOnly;
+  }
   jsStreamInfo_Destroy(info);
   if (!exists && s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
     return NatsError("stream " + name + " of topic " + topic, s, jerr);
@@ -176,6 +186,28 @@ Status NatsStreams::EnsureStream(jsCtx* js, const std::string& topic, int32_t pa
   if (exists && !nc.stream.empty()) return Status();  // a shared stream is the user's
   s = exists ? js_UpdateStream(nullptr, js, &sc, nullptr, &jerr)
              : js_AddStream(nullptr, js, &sc, nullptr, &jerr);
+  if (s != NATS_OK && exists && jerr == JSStreamInvalidConfig &&
+      (republished.has_value() || sc.RePublish != nullptr)) {
+    // nats-server before 2.10 cannot change a stream's RePublish: update the
+    // rest, keep the stream's notices as they are, and say so. Notices are
+    // hints, so readers work either way.
+    jsRePublish kept;
+    jsRePublish_Init(&kept);
+    if (republished) {
+      kept.Source = republished->first.c_str();
+      kept.Destination = republished->second.c_str();
+      kept.HeadersOnly = republished_headers_only;
+    }
+    sc.RePublish = republished ? &kept : nullptr;
+    jerr = static_cast<jsErrCode>(0);
+    s = js_UpdateStream(nullptr, js, &sc, nullptr, &jerr);
+    if (s == NATS_OK) {
+      std::fprintf(stderr,
+                   "evbus nats: stream %s keeps its notices %s (nats.notices is %s): this "
+                   "nats-server cannot change a stream's RePublish; 2.10 and later can\n",
+                   name.c_str(), republished ? "on" : "off", nc.notices ? "true" : "false");
+    }
+  }
   if (s != NATS_OK && !exists && jerr == JSStreamNameExistErr) s = NATS_OK;  // raced
   if (s != NATS_OK) {
     // Taken first: cnats keeps the error text per thread, and the check
