@@ -229,17 +229,13 @@ TEST_F(NatsTest, NoticesSettingNeverFailsPublishesToExistingStreams) {
   EXPECT_EQ(republishing_after(false), off) << "made without notices";
   EXPECT_EQ(republishing_after(true), follows ? on : off) << "notices turned on";
   // A member with notices on reads whatever the streams do.
-  Signal signal;
-  int handled = 0;
+  HandledCount handled;
   {
     auto consumer = NewBus(config);
-    ASSERT_OK(consumer->Subscribe(topic, [&](const Record&, const Delivery&) {
-      signal.Update([&] { ++handled; });
-      return Status();
-    }));
+    ASSERT_OK(consumer->Subscribe(topic, handled.handler()));
     ASSERT_OK(consumer->Start());
-    EXPECT_TRUE(signal.WaitUntil([&] { return handled == published; }, 30s))
-        << "handled " << handled << " of " << published;
+    EXPECT_TRUE(handled.WaitFor(published, 30s))
+        << "handled " << handled.count() << " of " << published;
     EXPECT_OK(consumer->Close().status());
   }
   EXPECT_EQ(republishing_after(false), off) << "notices turned off again";
@@ -255,13 +251,9 @@ TEST_F(NatsTest, PartitionKeepsFlowingPastTheAckBoundBetweenCommits) {
   config.subscriber.window = 16;  // MaxAckPending 32, acked every 8 settled
   config.subscriber.commit_interval = std::chrono::minutes(1);
   constexpr int kEvents = 200;  // six times the ack bound, on one key
-  Signal signal;
-  int handled = 0;
+  HandledCount handled;
   auto consumer = NewBus(config);
-  ASSERT_OK(consumer->Subscribe(topic, [&](const Record&, const Delivery&) {
-    signal.Update([&] { ++handled; });
-    return Status();
-  }));
+  ASSERT_OK(consumer->Subscribe(topic, handled.handler()));
   ASSERT_OK(consumer->Start());
   auto producer = NewBus(config);
   for (int i = 0; i < kEvents; ++i) {
@@ -271,11 +263,7 @@ TEST_F(NatsTest, PartitionKeepsFlowingPastTheAckBoundBetweenCommits) {
     r.payload = std::to_string(i);
     ASSERT_OK(producer->Publish(std::move(r)));
   }
-  const bool all = signal.WaitUntil([&] { return handled == kEvents; }, 30s);
-  {
-    std::lock_guard<std::mutex> lock(signal.mutex());
-    EXPECT_TRUE(all) << "handled " << handled << " of " << kEvents;
-  }
+  EXPECT_TRUE(handled.WaitFor(kEvents, 30s)) << "handled " << handled.count() << " of " << kEvents;
   ASSERT_TRUE(producer->Close().ok());
   ASSERT_TRUE(consumer->Close().ok());
 }

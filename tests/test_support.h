@@ -63,6 +63,29 @@ class Signal {
   std::condition_variable cv_;
 };
 
+// A record handler that counts what it handles; tests wait on the count.
+class HandledCount {
+ public:
+  RecordHandler handler() {
+    return [this](const Record&, const Delivery&) {
+      signal_.Update([&] { ++count_; });
+      return Status();
+    };
+  }
+  // Waits until at least `n` were handled, or `timeout`.
+  bool WaitFor(int n, std::chrono::milliseconds timeout = 20s) {
+    return signal_.WaitUntil([&] { return count_ >= n; }, timeout);
+  }
+  int count() {
+    std::lock_guard<std::mutex> lock(signal_.mutex());
+    return count_;
+  }
+
+ private:
+  Signal signal_;
+  int count_ = 0;
+};
+
 // For state with no event to wait on (bus statistics): re-checks `pred` every
 // millisecond until it holds or `timeout` passes.
 inline bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
