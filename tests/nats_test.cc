@@ -242,6 +242,47 @@ TEST_F(NatsTest, NoticesSettingNeverFailsPublishesToExistingStreams) {
   EXPECT_EQ(CountProcessThreads(), baseline_threads_) << TakeCensus().ToTable();
 }
 
+// A partition's durable consumer that disappears under its member (deleted
+// by an operator, or lost by a cluster in a failover) is made again: the
+// member does not go on fetching from nothing.
+TEST_F(NatsTest, DurableConsumerDeletedUnderAMemberIsMadeAgain) {
+  const std::string topic = unique_ + "-gone";
+  const std::string key = "k-1";
+  const int32_t partition = transport::PartitionForKey(key, config_.nats.partitions);
+  HandledCount handled;
+  auto consumer = NewBus(config_);
+  ASSERT_OK(consumer->Subscribe(topic, handled.handler()));
+  ASSERT_OK(consumer->Start());
+  auto producer = NewBus(config_);
+  auto publish = [&] {
+    Record r;
+    r.topic = topic;
+    r.key = key;
+    r.payload = "x";
+    EXPECT_OK(producer->Publish(std::move(r)));
+  };
+  publish();
+  ASSERT_TRUE(handled.WaitFor(1, 30s));
+  {
+    transport::nats::NatsSession session(config_, 0);
+    transport::nats::SessionPin pin(session);
+    ASSERT_OK(session.Connect());
+    const std::string stream = transport::nats::StreamName(config_.nats, topic, partition);
+    const std::string durable =
+        transport::nats::DurableName(config_.nats, config_.subscriber.group, topic, partition);
+    const natsStatus s =
+        js_DeleteConsumer(session.js(), stream.c_str(), durable.c_str(), nullptr, nullptr);
+    ASSERT_EQ(s, NATS_OK) << durable << ": " << natsStatus_GetText(s);
+  }
+  publish();
+  EXPECT_TRUE(handled.WaitFor(2, 30s)) << "handled " << handled.count() << " of 2";
+  EXPECT_OK(producer->Close().status());
+  EXPECT_OK(consumer->Close().status());
+  producer.reset();
+  consumer.reset();
+  EXPECT_EQ(CountProcessThreads(), baseline_threads_) << TakeCensus().ToTable();
+}
+
 // JetStream stops delivering at MaxAckPending unacked messages (two windows):
 // with a commit interval longer than the test, one partition gets far past
 // that only because settled messages are acked early.

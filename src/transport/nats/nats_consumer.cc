@@ -24,6 +24,9 @@ constexpr auto kKeeperTick = std::chrono::milliseconds(250);
 // and messages whose notice was lost in a reconnect. Rare, as such a fetch
 // (up to kFetchSliceMs) delays the notices of the others.
 constexpr auto kUntoldFetchEvery = std::chrono::seconds(1);
+// A partition that fetched nothing for this long has its durable consumer
+// checked (one partition per lease step): see CheckQuietConsumer.
+constexpr auto kQuietCheckAfter = std::chrono::seconds(5);
 
 std::string NewMemberId(uint64_t bus_id) {
   static std::atomic<uint64_t> n{0};
@@ -72,6 +75,13 @@ struct Part {
   // (asked for, not received), at most MaxAckPending (see GuardedFetch).
   int64_t may_arrive = 0;
   std::map<uint64_t, Held> held;  // by stream sequence
+  // The highest stream sequence acked (Commit): a consumer made again after
+  // the server lost it starts after this one.
+  uint64_t acked_through = 0;
+  // When a fetch last brought a message (or the partition was attached),
+  // and when its consumer is next checked if it stays quiet.
+  Clock::time_point last_message{};
+  Clock::time_point next_check{};
 };
 
 // Unacked messages the server lets one partition's consumer have. The
@@ -293,7 +303,9 @@ class NatsConsumer final : public Consumer {
       }
       // Offsets below next_offset are settled: sequences up to next_offset.
       std::map<uint64_t, Held>& held = it->second->held;
-      const auto end = held.upper_bound(static_cast<uint64_t>(std::max<int64_t>(0, o.next_offset)));
+      const auto through = static_cast<uint64_t>(std::max<int64_t>(0, o.next_offset));
+      it->second->acked_through = std::max(it->second->acked_through, through);
+      const auto end = held.upper_bound(through);
       for (auto h = held.begin(); h != end; h = held.erase(h)) {
         // The acks go out in order on one connection, so the server's
         // answer to the last one covers them all: only that one is waited
@@ -421,11 +433,53 @@ class NatsConsumer final : public Consumer {
         }
         if (!assigned.empty() && listener_) listener_->OnAssigned(assigned);
       }
+      CheckQuietConsumer(now);
     }
     std::lock_guard<std::mutex> state(mu_);
     last_maintain_ = now;
     KeepAlive(now);
     return result;
+  }
+
+  // A fetch from a durable consumer that no longer exists (deleted, or lost
+  // by a cluster in a failover) times out, as one from an empty partition
+  // does. So the quietest partition due a check has its consumer asked for,
+  // one per lease step and none more often than kQuietCheckAfter. Gone, or
+  // with messages pending that our fetches do not get, it is reattached
+  // (Reattach, on the next Fetch), after what this member acked.
+  void CheckQuietConsumer(Clock::time_point now) {
+    TopicPartition tp;
+    std::string stream, durable;
+    {
+      std::lock_guard<std::mutex> state(mu_);
+      Part* due = nullptr;
+      for (auto& [key, part] : parts_) {
+        Part& p = *part;
+        if (p.sub == nullptr || p.lost_deliveries || p.paused || !p.held.empty()) continue;
+        if (now - p.last_message < kQuietCheckAfter || now < p.next_check) continue;
+        if (due == nullptr || p.last_message < due->last_message) due = &p;
+      }
+      if (due == nullptr) return;
+      due->next_check = now + kQuietCheckAfter;
+      tp = due->tp;
+      stream = due->stream;
+      durable = due->durable;
+    }
+    jsOptions api;
+    jsOptions_Init(&api);
+    api.Wait = kReattachWaitMs;
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus s =
+        js_GetConsumerInfo(&ci, session_.js(), stream.c_str(), durable.c_str(), &api, &jerr);
+    const bool gone = s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr;
+    const bool missed = s == NATS_OK && ci->NumPending > 0 && ci->NumAckPending == 0;
+    jsConsumerInfo_Destroy(ci);
+    if (!gone && !missed) return;
+    std::lock_guard<std::mutex> state(mu_);
+    auto it = parts_.find(tp);
+    if (it == parts_.end() || !it->second->held.empty()) return;
+    it->second->lost_deliveries = true;
   }
 
   // Revokes `lost` partitions: their work is dropped, nothing acked.
@@ -523,6 +577,11 @@ class NatsConsumer final : public Consumer {
     cc.DeliverPolicy = config.subscriber.auto_offset_reset == OffsetReset::kEarliest
                            ? js_DeliverAll
                            : js_DeliverNew;
+    if (part.acked_through > 0) {  // made again after it was lost: after what we acked
+      cc.DeliverPolicy = js_DeliverByStartSequence;
+      cc.OptStartSeq = part.acked_through + 1;
+    }
+    part.last_message = Clock::now();
     if (Status s = EnsureDurable(part, cc, api); !s.ok()) return s;
     natsStatus s = NATS_OK;
     jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -716,6 +775,7 @@ class NatsConsumer final : public Consumer {
       return Status();
     }
     const auto now = Clock::now();
+    if (list.Count > 0) part.last_message = now;
     for (int i = 0; i < list.Count; ++i) {
       natsMsg* msg = list.Msgs[i];
       jsMsgMetaData* meta = nullptr;
