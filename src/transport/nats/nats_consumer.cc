@@ -330,12 +330,24 @@ class NatsConsumer final : public Consumer {
   }
 
   std::vector<PartitionLag> Lag() override {
-    std::lock_guard<std::mutex> state(mu_);
+    // The names are copied under mu_ and the server asked without it: Poll
+    // holds mu_ across its fetches, and a stalled server must not hold a
+    // caller of Lag (a health check) behind them, nor them behind it.
+    struct Named {
+      TopicPartition tp;
+      std::string stream;
+      std::string durable;
+    };
+    std::vector<Named> named;
+    {
+      std::lock_guard<std::mutex> state(mu_);
+      for (auto& [tp, part] : parts_) named.push_back({tp, part->stream, part->durable});
+    }
     std::vector<PartitionLag> lags;
-    for (auto& [tp, part] : parts_) {
+    for (const auto& [tp, stream, durable] : named) {
       jsConsumerInfo* ci = nullptr;
-      if (js_GetConsumerInfo(&ci, session_.js(), part->stream.c_str(), part->durable.c_str(),
-                             nullptr, nullptr) != NATS_OK) {
+      if (js_GetConsumerInfo(&ci, session_.js(), stream.c_str(), durable.c_str(), nullptr,
+                             nullptr) != NATS_OK) {
         continue;
       }
       PartitionLag lag;
