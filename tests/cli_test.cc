@@ -72,7 +72,8 @@ TEST(CliUsage, UnknownFlagExits2AndNamesIt) {
 TEST(CliUsage, BadValuesExit2AndNameTheFlag) {
   for (const char* args :
        {"bench seed --events 0", "sub orders --format xml", "census --transport carrier-pigeon",
-        "bench nosuch", "pub orders --key k1 '{}'", "bench sustained --orderings per_kye"}) {
+        "bench nosuch", "pub orders --key k1 '{}'", "bench sustained --orderings per_kye",
+        "bench sustained --rates 1000,2000"}) {
     CliRun r = RunCli(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
     const std::string flag = std::string(args).find("--") != std::string::npos
@@ -427,6 +428,32 @@ TEST(CliBench, LatencyRunsOpenLoopAtEachRateBesideTheClientAlone) {
   EXPECT_NE(text.find("client alone p99.99"), std::string::npos);
   std::filesystem::remove_all(dir);
   std::filesystem::remove(dir + ".json");
+}
+
+// Envelopes against records is a CPU-per-message ratio: closed loop the two
+// run at different rates, which changes the cost per message by itself.
+TEST(CliBench, SustainedAtOneRateRunsEveryRowAtIt) {
+  const std::string file = ::testing::TempDir() + UniqueName("cli-sustained-rate") + ".json";
+  CliRun r = RunCli(
+      "bench sustained --events 400 --aggregates 50 --orderings per_key --rates 800 "
+      "--json " +
+      file);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("open loop at 800/s"), std::string::npos) << r.out;
+  simdjson::padded_string json = simdjson::padded_string::load(file);
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc = parser.iterate(json);
+  std::vector<std::string> names;
+  for (simdjson::ondemand::object run : doc["runs"].get_array()) {
+    names.emplace_back(std::string_view(run["name"].get_string().value()));
+    EXPECT_EQ(run["rate"].get_double().value(), 800) << names.back();
+    EXPECT_EQ(run["received"].get_int64().value(), 400) << names.back();
+  }
+  const std::vector<std::string> expected = {"evbus envelope per_key", "evbus record per_key",
+                                             "transport alone, envelope",
+                                             "transport alone, record"};
+  EXPECT_EQ(names, expected);
+  std::filesystem::remove(file);
 }
 
 // With repetitions, one more runs first and is printed but not counted (a

@@ -28,8 +28,8 @@ struct BenchOptions {
   // seed: repetitions run first and not counted; -1: 1 when reps > 1, else 0.
   int warmup_reps = -1;
   std::vector<int> loads = {25, 50, 75};  // latency: percent of the closed-loop maximum
-  std::vector<double> rates;              // latency: absolute rates instead (events/s)
-  double seconds = 10;                    // latency: length of each open-loop run
+  std::vector<double> rates;  // latency: absolute rates instead (events/s); sustained, raw: one
+  double seconds = 10;        // latency: length of each open-loop run
   std::string json_file;
   std::string plot_dir;
   std::string db;    // outbox: the database URL (sqlite:PATH, postgresql://...)

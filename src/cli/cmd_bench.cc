@@ -43,18 +43,25 @@ WorkloadOptions SustainedBase(const BenchOptions& b, WorkloadOptions base, const
   base.config.memory.partitions = b.partitions;
   base.config.memory.retention_records =
       std::max<int64_t>(10'000, 2 * base.max_outstanding / b.partitions + 1000);
+  // One --rates value: every row publishes at it, open loop, so that their
+  // CPU per message is measured at the same rate. Closed loop, a slower kind
+  // of message (envelopes) also means fewer records per wake-up, and so more
+  // wake-ups per message: the ratio would not be the message's cost alone.
+  if (!b.rates.empty()) base.rate = b.rates.front();
+  const std::string pace =
+      base.rate > 0 ? ", open loop at " + std::to_string(std::lround(base.rate)) + "/s" : "";
   char line[256];
   std::snprintf(
       line, sizeof(line),
       "%s: %lld events of %d bytes, %d aggregates, %d partitions, %d workers, "
-      "transport %s",
+      "transport %s%s",
       title.c_str(), static_cast<long long>(base.events), b.payload_bytes, base.aggregates,
       base.config.transport == TransportKind::kKafka  ? base.config.kafka.topic_partitions
       : base.config.transport == TransportKind::kNats ? base.config.nats.partitions
                                                       : b.partitions,
       base.config.subscriber.workers > 0 ? base.config.subscriber.workers
                                          : static_cast<int>(std::thread::hardware_concurrency()),
-      report.transport().c_str());
+      report.transport().c_str(), pace.c_str());
   report.Note(line);
   return base;
 }
@@ -197,6 +204,11 @@ int64_t DefaultEvents(const std::string& scenario) {
 
 int Run(BenchOptions b) {
   if (b.reps == 0) b.reps = b.scenario == "lifecycle" ? 5 : 1;
+  if ((b.scenario == "sustained" || b.scenario == "raw") && b.rates.size() > 1) {
+    std::fprintf(stderr, "evbus bench %s: --rates %s: give one rate (events/s) for all rows\n",
+                 b.scenario.c_str(), CLI::detail::join(b.rates, ",").c_str());
+    return kExitUsage;
+  }
   WorkloadOptions o;
   o.events = b.events > 0 ? b.events : DefaultEvents(b.scenario);
   o.aggregates = b.aggregates;
@@ -242,7 +254,8 @@ void RegisterBench(CLI::App& app, Action& run) {
       "  seed       500/2000/5000/10000 events over 5 topics, aggregates = clamp(N/10, 50, "
       "1000), envelopes and plain records, order checked\n"
       "  sustained  --events N (default 1M) of --payload-bytes over --aggregates and "
-      "--partitions, for each of --orderings\n"
+      "--partitions, for each of --orderings; with --rates R, every row at R events/s (open "
+      "loop), so CPU per message compares at one rate\n"
       "  keyed      one partition, many keys, a handler that sleeps --handler-sleep-us, "
       "--workers (default 64): per_key against per_partition\n"
       "  lifecycle  create -> subscribe -> load (--events, default 10000) -> close, --reps "
@@ -261,6 +274,7 @@ void RegisterBench(CLI::App& app, Action& run) {
       "Examples:\n"
       "  evbus bench seed --json seed.json --plot seed-plots\n"
       "  evbus bench sustained --events 10000000 --aggregates 100000\n"
+      "  evbus bench sustained --orderings per_key --rates 200000\n"
       "  evbus bench keyed --events 200000 --aggregates 10000 --workers 64\n"
       "  evbus bench lifecycle --reps 10 --brokers 127.0.0.1:9092\n"
       "  evbus bench raw --events 1000000 --url nats://127.0.0.1:4222\n"
@@ -315,7 +329,9 @@ void RegisterBench(CLI::App& app, Action& run) {
       ->capture_default_str()
       ->delimiter(',')
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--rates", b->rates, "Open-loop rates in events/s, instead of --loads (latency)")
+  cmd->add_option("--rates", b->rates,
+                  "Open-loop rates in events/s, instead of --loads (latency); one rate for all "
+                  "rows (sustained, raw)")
       ->delimiter(',')
       ->check(CLI::Range(1.0, 1e8));
   cmd->add_option("--seconds", b->seconds, "Length of each open-loop run (latency)")
