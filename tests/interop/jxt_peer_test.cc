@@ -448,6 +448,22 @@ TEST_F(JxtPeerNatsMigration, EvbusTakesOverTheGoDurableWhereItStopped) {
   CheckSeen(seen, WireGeneration::kCurrent, "go-", 1);
 }
 
+// The Go side of the seed comparison (README: nats-seed): every message of
+// every repetition arrives, and the summary line the comparison quotes is
+// printed.
+class JxtPeerNatsSeed : public JxtPeerNatsBase {};
+
+TEST_F(JxtPeerNatsSeed, GoSeedWorkloadReceivesEveryMessage) {
+  PeerRun run = RunPeer("nats-seed --url " + NatsUrl() + " --count 200 --reps 2");
+  ASSERT_EQ(run.code, 0) << run.last;
+  int counted = 0;
+  for (const std::string& line : run.lines) {
+    if (line.find("received 200 of 200") != std::string::npos) ++counted;
+  }
+  EXPECT_EQ(counted, 3) << "a warm-up and two repetitions";
+  EXPECT_TRUE(run.last.starts_with("nats-seed 200 over 2 repetitions: msg/s ")) << run.last;
+}
+
 INSTANTIATE_TEST_SUITE_P(Generations, JxtPeerNats,
                          ::testing::Values(WireGeneration::kSeed, WireGeneration::kEventId,
                                            WireGeneration::kCurrent),

@@ -22,6 +22,7 @@ const usage = `usage:
   jxtpeer kafka-consume --brokers B --topic T --gen G --group GROUP --count N [--timeout D]
   jxtpeer nats-produce  --url U --stream S --subjects SUBJ --topic T --gen G --count N --aggregates A [--start S] [--timeout D]
   jxtpeer nats-consume  --url U --stream S --subjects SUBJ --topic T --durable BASE --gen G --count N [--timeout D]
+  jxtpeer nats-seed     --url U --count N [--reps R] [--timeout D]   (jxt-core's seed workload, timed)
 generations: seed, event_id, current`
 
 // errFailed marks an operational failure (exit 1) already reported.
@@ -46,6 +47,7 @@ func run(args []string) int {
 		"kafka-consume": kafkaConsumeCmd,
 		"nats-produce":  natsProduceCmd,
 		"nats-consume":  natsConsumeCmd,
+		"nats-seed":     natsSeedCmd,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -72,7 +74,7 @@ func run(args []string) int {
 // opts holds every flag; each command registers the ones it takes.
 type opts struct {
 	brokers, topic, gen, group, url, stream, subjects, durable string
-	count, aggregates, start                                   int64
+	count, aggregates, start, reps                             int64
 	partitions                                                 int
 	timeout                                                    time.Duration
 }
@@ -104,6 +106,8 @@ func parseFlags(name string, args []string, names ...string) (*opts, error) {
 			fs.Int64Var(&o.count, n, -1, "number of messages")
 		case "aggregates":
 			fs.Int64Var(&o.aggregates, n, 0, "number of aggregates")
+		case "reps":
+			fs.Int64Var(&o.reps, n, 3, "counted repetitions")
 		case "start":
 			fs.Int64Var(&o.start, n, 0, "first message index")
 		case "partitions":
@@ -151,6 +155,10 @@ func checkFlag(o *opts, n string) error {
 	case "aggregates":
 		if o.aggregates <= 0 {
 			return bad(o.aggregates, "want > 0")
+		}
+	case "reps":
+		if o.reps <= 0 {
+			return bad(o.reps, "want > 0")
 		}
 	case "start":
 		if o.start < 0 {
