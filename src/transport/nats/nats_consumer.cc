@@ -330,9 +330,9 @@ class NatsConsumer final : public Consumer {
   }
 
   std::vector<PartitionLag> Lag() override {
-    // The names are copied under mu_ and the server asked without it: Poll
-    // holds mu_ across its fetches, and a stalled server must not hold a
-    // caller of Lag (a health check) behind them, nor them behind it.
+    // The names are copied under mu_ and the server asked without it: the
+    // lease keeper only tries mu_, and must not be kept from the leases for
+    // as long as a stalled server takes to answer every partition.
     struct Named {
       TopicPartition tp;
       std::string stream;
@@ -346,10 +346,8 @@ class NatsConsumer final : public Consumer {
     std::vector<PartitionLag> lags;
     for (const auto& [tp, stream, durable] : named) {
       jsConsumerInfo* ci = nullptr;
-      if (js_GetConsumerInfo(&ci, session_.js(), stream.c_str(), durable.c_str(), nullptr,
-                             nullptr) != NATS_OK) {
-        continue;
-      }
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      if (QueryConsumer(&ci, stream, durable, &jerr) != NATS_OK) continue;
       PartitionLag lag;
       lag.tp = tp;
       lag.committed = static_cast<int64_t>(ci->AckFloor.Stream);
@@ -477,13 +475,9 @@ class NatsConsumer final : public Consumer {
       stream = due->stream;
       durable = due->durable;
     }
-    jsOptions api;
-    jsOptions_Init(&api);
-    api.Wait = kReattachWaitMs;
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    const natsStatus s =
-        js_GetConsumerInfo(&ci, session_.js(), stream.c_str(), durable.c_str(), &api, &jerr);
+    const natsStatus s = QueryConsumer(&ci, stream, durable, &jerr);
     const bool gone = s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr;
     const bool missed = s == NATS_OK && ci->NumPending > 0 && ci->NumAckPending == 0;
     jsConsumerInfo_Destroy(ci);
@@ -492,6 +486,18 @@ class NatsConsumer final : public Consumer {
     auto it = parts_.find(tp);
     if (it == parts_.end() || !it->second->held.empty()) return;
     it->second->lost_deliveries = true;
+  }
+
+  // A durable consumer's state from the server. Both callers (Lag, for the
+  // backlog sample, and CheckQuietConsumer) run on the polling thread, which
+  // every partition of the member shares: each request waits at most
+  // kReattachWaitMs, not the context's 5 s. Call without mu_.
+  natsStatus QueryConsumer(jsConsumerInfo** ci, const std::string& stream,
+                           const std::string& durable, jsErrCode* jerr) {
+    jsOptions api;
+    jsOptions_Init(&api);
+    api.Wait = kReattachWaitMs;
+    return js_GetConsumerInfo(ci, session_.js(), stream.c_str(), durable.c_str(), &api, jerr);
   }
 
   // Revokes `lost` partitions: their work is dropped, nothing acked.
