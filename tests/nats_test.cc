@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -450,6 +451,51 @@ TEST_F(NatsTest, CnatsThreadsAreAttributedAndGoneAfterClose) {
   // T1 right after Close, before the bus (and its transport) is destroyed.
   EXPECT_EQ(CountProcessThreads(), baseline_threads_) << TakeCensus().ToTable();
   EXPECT_EQ(TakeCensus().ByComponent().count("cnats"), 0u);
+}
+
+// A subscription ended while the connection's reader hands it a message:
+// cnats 3.4 then frees it under the reader (nats.c #637), which crashed a
+// notices member in CI. The bus retires subscriptions instead (NatsSession::
+// Retire). Destroying them at once instead, this test crashed every ASan run
+// (SEGV in natsConn_processMsg, as in CI) and some plain ones.
+void DropMessage(natsConnection*, natsSubscription*, natsMsg* msg, void*) { natsMsg_Destroy(msg); }
+
+TEST_F(NatsTest, SubscriptionsEndedUnderAFloodOfMessagesAreRetiredSafely) {
+  const std::string subject = "evbus-flood." + unique_;
+  std::atomic<bool> stop{false};
+  {
+    transport::nats::NatsSession flooder(config_, 0), session(config_, 0);
+    transport::nats::SessionPin flooder_pin(flooder), pin(session);
+    ASSERT_TRUE(flooder.Connect().ok());
+    ASSERT_TRUE(session.Connect().ok());
+    std::thread flood([&] {
+      while (!stop.load()) natsConnection_PublishString(flooder.connection(), subject.c_str(), "x");
+    });
+    int64_t received = 0;
+    constexpr int kRounds = 3000;
+    for (int i = 0; i < kRounds; ++i) {
+      // Both kinds the bus uses: pulled (pull and ephemeral subscriptions)
+      // and called back on a thread of their own (notices).
+      natsSubscription* sub = nullptr;
+      natsStatus s = i % 2 == 0
+                         ? natsConnection_SubscribeSync(&sub, session.connection(), subject.c_str())
+                         : natsConnection_Subscribe(&sub, session.connection(), subject.c_str(),
+                                                    DropMessage, nullptr);
+      ASSERT_EQ(s, NATS_OK);
+      // Once the server has the subscription, the flood reaches it.
+      ASSERT_EQ(natsConnection_FlushTimeout(session.connection(), 5000), NATS_OK);
+      int64_t delivered = 0;
+      natsSubscription_GetDelivered(sub, &delivered);
+      int pending = 0;
+      natsSubscription_GetPending(sub, &pending, nullptr);
+      received += static_cast<int64_t>(delivered) + pending;
+      session.Retire(sub);
+    }
+    stop = true;
+    flood.join();
+    EXPECT_GT(received, 0) << "the flood never reached a subscription: the test proved nothing";
+  }
+  EXPECT_EQ(CountProcessThreads(), baseline_threads_) << TakeCensus().ToTable();
 }
 
 // The victim holds leases and unacked deliveries when it dies: the survivor

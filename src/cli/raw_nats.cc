@@ -42,10 +42,12 @@ struct RawClient {
   bool runtime = false;
 
   ~RawClient() {
-    for (natsSubscription* s : subs) natsSubscription_Destroy(s);
     jsCtx_Destroy(mgmt);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
+    // After the connection: cnats 3.4's reader frees a subscription destroyed
+    // while it hands it a message (nats.c #637; see NatsSession::Retire).
+    for (natsSubscription* s : subs) natsSubscription_Destroy(s);
     if (runtime) tn::NatsRuntime::Release();  // waits for cnats's threads when last
   }
 };
@@ -241,10 +243,8 @@ Result<WorkloadResult> RunRawNats(const WorkloadOptions& o) {
   wait.MaxWait = 10'000;
   (void)js_PublishAsyncComplete(client->js, &wait);
   const auto close_start = Clock::now();
-  for (natsSubscription* s : client->subs) natsSubscription_Destroy(s);
-  client->subs.clear();
+  client.reset();  // subscriptions and connection, as a bus's close ends both
   result.close_ms = std::chrono::duration<double, std::milli>(Clock::now() - close_start).count();
-  client.reset();
   result.publish_errors = publish_errors.load();
   result.peak_rss_kb = PeakRssKb();
   if (!failed.ok()) return failed;

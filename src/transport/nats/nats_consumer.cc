@@ -629,13 +629,13 @@ class NatsConsumer final : public Consumer {
   // request waits at most kReattachWaitMs and failed attempts back off, so
   // the other partitions keep flowing.
   Status Reattach(Part& part) {
-    natsSubscription_Destroy(part.sub);
+    session_.Retire(part.sub);
     part.sub = nullptr;
     jsOptions api;
     jsOptions_Init(&api);
     api.Wait = kReattachWaitMs;
     if (Status s = Attach(part, &api); !s.ok()) {
-      natsSubscription_Destroy(part.sub);  // a subscribe that failed leaves none; be sure
+      session_.Retire(part.sub);  // a subscribe that failed leaves none; be sure
       part.sub = nullptr;
       const int doublings = std::min(part.reattach_failures++, 3);
       part.reattach_after = Clock::now() + std::chrono::milliseconds(250 << doublings);
@@ -746,7 +746,7 @@ class NatsConsumer final : public Consumer {
       natsMsg_Destroy(h.msg);
     }
     part.held.clear();
-    natsSubscription_Destroy(part.sub);
+    session_.Retire(part.sub);
     part.sub = nullptr;
   }
 

@@ -16,8 +16,7 @@ Status EphemeralSubscriptions::Set(const std::vector<std::string>& topics,
       ++it;
       continue;
     }
-    natsSubscription_Unsubscribe(it->second.sub);
-    natsSubscription_Destroy(it->second.sub);
+    session_.Retire(it->second.sub);
     if (removed != nullptr) removed->push_back({it->first, 0});
     it = subs_.erase(it);
   }
@@ -43,8 +42,7 @@ Status EphemeralSubscriptions::Set(const std::vector<std::string>& topics,
 
 void EphemeralSubscriptions::UnsubscribeAll(std::vector<TopicPartition>* removed) {
   for (auto& [topic, sub] : subs_) {
-    natsSubscription_Unsubscribe(sub.sub);
-    natsSubscription_Destroy(sub.sub);
+    session_.Retire(sub.sub);
     if (removed != nullptr) removed->push_back({topic, 0});
   }
   subs_.clear();

@@ -81,8 +81,7 @@ Status Notices::Set(const std::vector<std::string>& topics) {
       ++it;
       continue;
     }
-    natsSubscription_Unsubscribe(it->second);
-    natsSubscription_Destroy(it->second);
+    session_.Retire(it->second);
     it = subs_.erase(it);
   }
   const NatsConfig& config = session_.config().nats;
@@ -109,8 +108,7 @@ Status Notices::Set(const std::vector<std::string>& topics) {
 
 void Notices::UnsubscribeAll() {
   for (auto& [topic, sub] : subs_) {
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
+    session_.Retire(sub);
   }
   subs_.clear();
 }

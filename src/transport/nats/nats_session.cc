@@ -53,6 +53,11 @@ struct ConnEvents {
 namespace {
 
 constexpr auto kClosedCallbackWait = std::chrono::seconds(2);
+// Retired subscriptions are destroyed in batches of this many, one flush each.
+constexpr size_t kRetiredBeforeFlush = 16;
+// A flush that shows the reader has moved on; one unanswered leaves the batch
+// for the next try or the connection's end.
+constexpr int64_t kRetireFlushMs = 500;
 
 std::string ConnectedUrl(natsConnection* nc) {
   char buf[256] = {0};
@@ -197,6 +202,8 @@ void NatsSession::Teardown(std::unique_lock<std::mutex>& lock) {
   jsCtx* js = js_;
   std::shared_ptr<ConnEvents> events = std::move(events_);
   std::vector<std::shared_ptr<void>> keep = std::move(keep_);
+  std::vector<natsSubscription*> retired = std::move(retired_);
+  retired_.clear();
   std::shared_ptr<core::ThreadClaims> threads = std::exchange(threads_, NewCnatsClaims());
   nc_ = nullptr;
   js_ = nullptr;
@@ -215,6 +222,7 @@ void NatsSession::Teardown(std::unique_lock<std::mutex>& lock) {
   // (the publish-ack handler destroys the ack after ours returns), and
   // cnats's garbage collector, which frees what is destroyed, ends once told
   // to stop and empty: what reaches it later is never freed.
+  DestroyAll(retired);  // the connection's reader is gone
   threads->ReleaseAll();
   NatsRuntime::Release();  // the last one in the process waits for all cnats threads
   keep.clear();            // no cnats thread of this connection is left to call into these
@@ -318,6 +326,34 @@ void NatsSession::Attributed(const std::function<void()>& fn) {
 void NatsSession::KeepUntilClosed(std::shared_ptr<void> p) {
   std::lock_guard<std::mutex> lock(mu_);
   keep_.push_back(std::move(p));
+}
+
+void NatsSession::Retire(natsSubscription* sub) {
+  if (sub == nullptr) return;
+  // Fails harmlessly for one the server or cnats already ended.
+  (void)natsSubscription_Unsubscribe(sub);
+  std::vector<natsSubscription*> batch;
+  natsConnection* nc = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    retired_.push_back(sub);
+    if (retired_.size() < kRetiredBeforeFlush) return;
+    batch = std::move(retired_);
+    retired_.clear();
+    nc = nc_;  // valid: the caller holds a pin
+  }
+  if (natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED &&
+      natsConnection_FlushTimeout(nc, kRetireFlushMs) == NATS_OK) {
+    DestroyAll(batch);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  retired_.insert(retired_.end(), batch.begin(), batch.end());
+}
+
+void NatsSession::DestroyAll(std::vector<natsSubscription*>& subs) {
+  for (natsSubscription* sub : subs) natsSubscription_Destroy(sub);
+  subs.clear();
 }
 
 }  // namespace evbus::transport::nats

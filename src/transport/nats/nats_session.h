@@ -60,12 +60,21 @@ class NatsSession {
   // Keeps `p` (a closure handed to cnats) alive until the connection and its
   // threads are gone.
   void KeepUntilClosed(std::shared_ptr<void> p);
+  // Ends a subscription (null is ignored): unsubscribes it at once and
+  // destroys it later. cnats 3.4's reader frees a subscription that another
+  // thread destroys while the reader hands it a message (nats.c #637, fixed
+  // in 3.5), so a retired one is destroyed only once a flush, answered
+  // through that same reader, shows it has moved past every message it held,
+  // or with the connection. While the server answers flushes, a few at most
+  // wait (kRetiredBeforeFlush).
+  void Retire(natsSubscription* sub);
 
   const Config& config() const { return config_; }
   uint64_t bus_id() const { return bus_id_; }
 
  private:
   void Teardown(std::unique_lock<std::mutex>& lock);
+  static void DestroyAll(std::vector<natsSubscription*>& subs);
 
   const Config config_;
   const uint64_t bus_id_;
@@ -78,6 +87,7 @@ class NatsSession {
   jsCtx* js_ = nullptr;
   std::shared_ptr<ConnEvents> events_;
   std::vector<std::shared_ptr<void>> keep_;
+  std::vector<natsSubscription*> retired_;  // unsubscribed, not yet destroyed
   std::shared_ptr<core::ThreadClaims> threads_ = NewCnatsClaims();
 };
 

@@ -61,7 +61,7 @@ class PartitionReader {
         stream_(StreamName(session.config().nats, topic_, partition)),
         subject_(Subject(session.config().nats, topic_, partition)) {}
   ~PartitionReader() {
-    if (sub_ != nullptr) natsSubscription_Destroy(sub_);
+    session_.Retire(sub_);
     if (!consumer_.empty()) {
       // Best effort: should it fail, the server drops it after kInactiveThreshold.
       (void)js_DeleteConsumer(session_.js(), stream_.c_str(), consumer_.c_str(), nullptr, nullptr);
