@@ -5,6 +5,7 @@
 
 #include "codec/envelope_headers.h"
 #include "evbus/census.h"
+#include "transport/transport.h"
 
 namespace evbus::cli {
 namespace {
@@ -32,8 +33,38 @@ std::string JsonPayload(int64_t index, int bytes) {
   return p;
 }
 
-constexpr std::string_view kWarmupKey = "warmup";
-constexpr int64_t kWarmupIndex = -2;  // in a raw warm-up payload
+constexpr std::string_view kWarmupKey = "warmup";  // the prefix of every warm-up key
+constexpr int64_t kWarmupIndex = -2;               // in a raw warm-up payload
+
+// The partitions of each workload topic, as the transport makes them.
+int32_t WorkloadPartitions(const Config& config) {
+  switch (config.transport) {
+    case TransportKind::kKafka:
+      return config.kafka.topic_partitions;
+    case TransportKind::kNats:
+      return config.nats.layout == NatsLayout::kJxt ? 1 : config.nats.partitions;
+    case TransportKind::kMemory:
+      break;
+  }
+  return config.memory.partitions;
+}
+
+// One key for each of `partitions` partitions ("warmup-<i>", the first i that
+// maps there): a warm-up record on every partition proves the consumer reads
+// them all, not only the one partition a single key reaches.
+std::vector<std::string> WarmupKeys(int32_t partitions) {
+  std::vector<std::string> keys(static_cast<size_t>(partitions));
+  int32_t found = 0;
+  for (int i = 0; found < partitions; ++i) {
+    std::string key = std::string(kWarmupKey) + "-" + std::to_string(i);
+    std::string& slot = keys[static_cast<size_t>(transport::PartitionForKey(key, partitions))];
+    if (slot.empty()) {
+      slot = std::move(key);
+      ++found;
+    }
+  }
+  return keys;
+}
 
 int64_t ParseTrailingInt(std::string_view s, size_t from) {
   int64_t n = -1;
@@ -79,7 +110,7 @@ Result<Record> MakeEncodedRecord(const WorkloadOptions& o, int64_t i) {
 }
 
 void TallyEnvelope(Tally& tally, const WorkloadOptions& o, const Envelope& e) {
-  if (e.aggregate_id == kWarmupKey) return tally.WarmupReceived();
+  if (e.aggregate_id.starts_with(kWarmupKey)) return tally.WarmupReceived();
   const int64_t latency = (std::chrono::system_clock::now() - e.timestamp.time).count();
   const int64_t aggregate = ParseTrailingInt(e.aggregate_id, 4);
   tally.Received((e.event_version - 1) * o.aggregates + aggregate, aggregate, e.event_version,
@@ -99,21 +130,25 @@ void TallyRaw(Tally& tally, const WorkloadOptions& o, const Record& r) {
 Status PublishWarmups(const WorkloadOptions& o, Tally& tally,
                       const std::function<Status(Record& r, Envelope* e)>& send) {
   const std::vector<std::string> topics = WorkloadTopics(o);
+  const std::vector<std::string> keys = WarmupKeys(WorkloadPartitions(o.config));
   for (const std::string& topic : topics) {
-    Record r;
-    r.topic = topic;
-    r.key = std::string(kWarmupKey);
-    Envelope e;
-    if (o.envelopes) {
-      e = NewEnvelope(r.key, "BenchWarmup", 1, R"({"warmup":true})");
-    } else {
-      r.payload = RawPayload(kWarmupIndex, o.payload_bytes);
+    for (const std::string& key : keys) {
+      Record r;
+      r.topic = topic;
+      r.key = key;
+      Envelope e;
+      if (o.envelopes) {
+        e = NewEnvelope(r.key, "BenchWarmup", 1, R"({"warmup":true})");
+      } else {
+        r.payload = RawPayload(kWarmupIndex, o.payload_bytes);
+      }
+      if (Status s = send(r, o.envelopes ? &e : nullptr); !s.ok()) return s;
     }
-    if (Status s = send(r, o.envelopes ? &e : nullptr); !s.ok()) return s;
   }
-  if (!tally.WaitForWarmups(static_cast<int>(topics.size()), std::chrono::seconds(60))) {
+  const int expected = static_cast<int>(topics.size() * keys.size());
+  if (!tally.WaitForWarmups(expected, std::chrono::seconds(60))) {
     return Status(ErrorCode::kTimeout,
-                  "warm-up: the consumer did not receive the first record of each topic in 60 s");
+                  "warm-up: the consumer did not receive a first record of each partition in 60 s");
   }
   return Status();
 }

@@ -175,9 +175,10 @@ class Tally {
   int warmups_ = 0;  // guarded by mu_
 };
 
-// Before the measured run, one warm-up record per topic goes through `send`
-// and the run waits for all of them to be handled: the consumer has joined
-// its group and been given its partitions, the producer has its metadata
+// Before the measured run, one warm-up record per partition of each topic
+// goes through `send` and the run waits for all of them to be handled: the
+// consumer has joined its group and reads every partition, the producer has
+// its metadata
 // (and, on Kafka, its idempotence id). A long-running service pays for
 // these once; a run that counted them would report start-up, not latency
 // (on Kafka, a 1.3 s p99 at 100 msg/s). Errors: Timeout when
