@@ -51,17 +51,15 @@ WorkloadOptions SustainedBase(const BenchOptions& b, WorkloadOptions base, const
   const std::string pace =
       base.rate > 0 ? ", open loop at " + std::to_string(std::lround(base.rate)) + "/s" : "";
   char line[256];
-  std::snprintf(
-      line, sizeof(line),
-      "%s: %lld events of %d bytes, %d aggregates, %d partitions, %d workers, "
-      "transport %s%s",
-      title.c_str(), static_cast<long long>(base.events), b.payload_bytes, base.aggregates,
-      base.config.transport == TransportKind::kKafka  ? base.config.kafka.topic_partitions
-      : base.config.transport == TransportKind::kNats ? base.config.nats.partitions
-                                                      : b.partitions,
-      base.config.subscriber.workers > 0 ? base.config.subscriber.workers
-                                         : static_cast<int>(std::thread::hardware_concurrency()),
-      report.transport().c_str(), pace.c_str());
+  std::snprintf(line, sizeof(line),
+                "%s: %lld events of %d bytes, %d aggregates, %d partitions, %d workers, "
+                "transport %s%s",
+                title.c_str(), static_cast<long long>(base.events), b.payload_bytes,
+                base.aggregates, WorkloadPartitions(base.config),
+                base.config.subscriber.workers > 0
+                    ? base.config.subscriber.workers
+                    : static_cast<int>(std::thread::hardware_concurrency()),
+                report.transport().c_str(), pace.c_str());
   report.Note(line);
   return base;
 }

@@ -55,6 +55,18 @@ std::string WorkloadTopic(const WorkloadOptions& o, int64_t aggregate) {
   return o.topics <= 1 ? o.topic : o.topic + "-" + std::to_string(aggregate % o.topics);
 }
 
+int32_t WorkloadPartitions(const Config& config) {
+  switch (config.transport) {
+    case TransportKind::kKafka:
+      return config.kafka.topic_partitions;
+    case TransportKind::kNats:
+      return config.nats.layout == NatsLayout::kJxt ? 1 : config.nats.partitions;
+    case TransportKind::kMemory:
+      break;
+  }
+  return config.memory.partitions;
+}
+
 Result<WorkloadResult> RunWorkload(const WorkloadOptions& o) {
   WorkloadResult result;
   Tally tally(o);

@@ -49,6 +49,8 @@ struct WorkloadOptions {
 // The topics of a workload, and the one an aggregate's events go to.
 std::vector<std::string> WorkloadTopics(const WorkloadOptions& options);
 std::string WorkloadTopic(const WorkloadOptions& options, int64_t aggregate);
+// The partitions of each workload topic, as the configured transport makes them.
+int32_t WorkloadPartitions(const Config& config);
 
 struct Phase {
   std::string name;

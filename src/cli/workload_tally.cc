@@ -36,19 +36,6 @@ std::string JsonPayload(int64_t index, int bytes) {
 constexpr std::string_view kWarmupKey = "warmup";  // the prefix of every warm-up key
 constexpr int64_t kWarmupIndex = -2;               // in a raw warm-up payload
 
-// The partitions of each workload topic, as the transport makes them.
-int32_t WorkloadPartitions(const Config& config) {
-  switch (config.transport) {
-    case TransportKind::kKafka:
-      return config.kafka.topic_partitions;
-    case TransportKind::kNats:
-      return config.nats.layout == NatsLayout::kJxt ? 1 : config.nats.partitions;
-    case TransportKind::kMemory:
-      break;
-  }
-  return config.memory.partitions;
-}
-
 // One key for each of `partitions` partitions ("warmup-<i>", the first i that
 // maps there): a warm-up record on every partition proves the consumer reads
 // them all, not only the one partition a single key reaches.
