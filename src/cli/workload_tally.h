@@ -178,11 +178,10 @@ class Tally {
 // Before the measured run, one warm-up record per partition of each topic
 // goes through `send` and the run waits for all of them to be handled: the
 // consumer has joined its group and reads every partition, the producer has
-// its metadata
-// (and, on Kafka, its idempotence id). A long-running service pays for
-// these once; a run that counted them would report start-up, not latency
-// (on Kafka, a 1.3 s p99 at 100 msg/s). Errors: Timeout when
-// nothing came back in 60 s.
+// its metadata (and, on Kafka, its idempotence id). A long-running service
+// pays for these once; a run that counted them would report start-up, not
+// latency (on Kafka, a 1.3 s p99 at 100 msg/s). Errors: Timeout when nothing
+// came back in 60 s.
 Status PublishWarmups(const WorkloadOptions& o, Tally& tally,
                       const std::function<Status(Record& r, Envelope* e)>& send);
 
